@@ -1,0 +1,7 @@
+"""Allow ``python -m pacsflow``."""
+
+import sys
+
+from pacsflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,183 @@
+"""Reading the ledger's counts: what ``pacsflow status`` shows.
+
+All counts are aggregated in the database, so a status of a ten-million-instance ledger
+costs a few grouped queries, not a walk over its rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from pacsflow.ledger.schema import files, instances, scans
+from pacsflow.outcomes import Duplicate, FileState, Outcome
+
+UNREADABLE_LISTED = 1000
+"""At most this many unreadable files are listed one by one; all are counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixCell:
+    """How many instances share one SOP class and transfer syntax."""
+
+    sop_class: str
+    transfer_syntax: str
+    count: int
+    pixel_data: int
+    """How many of them have pixel data."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCounts:
+    """The files of one source."""
+
+    files: int
+    bytes: int
+    unreadable: int
+    vanished: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableFile:
+    """A file that is not readable DICOM, and why."""
+
+    source: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot of the ledger's counts."""
+
+    files: int
+    unreadable: int
+    vanished: int
+    instances: int
+    outcomes: dict[str, int]
+    sinbin_reasons: dict[str, int]
+    duplicates: dict[str, int]
+    matrix: list[MatrixCell]
+    sources: dict[str, SourceCounts]
+    unreadable_files: list[UnreadableFile] = field(default_factory=list)
+    last_scan: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as JSON-ready values (the ``status --json`` document)."""
+        return asdict(self)
+
+
+def read_status(connection: Connection) -> Status:
+    """Gather the ledger's counts in a handful of grouped queries."""
+    sources = _sources(connection)
+    return Status(
+        files=sum(s.files for s in sources.values()),
+        unreadable=sum(s.unreadable for s in sources.values()),
+        vanished=sum(s.vanished for s in sources.values()),
+        instances=connection.scalar(select(func.count()).select_from(instances)) or 0,
+        outcomes=_outcomes(connection),
+        sinbin_reasons=_sinbin_reasons(connection),
+        duplicates=_duplicates(connection),
+        matrix=_matrix(connection),
+        sources=sources,
+        unreadable_files=_unreadable_files(connection),
+        last_scan=_last_scan(connection),
+    )
+
+
+def _sources(connection: Connection) -> dict[str, SourceCounts]:
+    """Files, bytes, unreadable and vanished files per source."""
+    present = files.c.state != FileState.VANISHED.value
+    query = (
+        select(
+            files.c.source,
+            func.sum(case((present, 1), else_=0)),
+            func.sum(case((present, files.c.size), else_=0)),
+            func.sum(case((files.c.state == FileState.UNREADABLE.value, 1), else_=0)),
+            func.sum(case((files.c.state == FileState.VANISHED.value, 1), else_=0)),
+        )
+        .group_by(files.c.source)
+        .order_by(files.c.source)
+    )
+    return {
+        row[0]: SourceCounts(int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        for row in connection.execute(query)
+    }
+
+
+def _outcomes(connection: Connection) -> dict[str, int]:
+    """Instances per outcome, every outcome listed even when zero."""
+    counts = dict.fromkeys((o.value for o in Outcome), 0)
+    query = select(instances.c.outcome, func.count()).group_by(instances.c.outcome)
+    counts.update({outcome: n for outcome, n in connection.execute(query)})
+    return counts
+
+
+def _sinbin_reasons(connection: Connection) -> dict[str, int]:
+    """Sin-binned instances per reason."""
+    query = (
+        select(instances.c.reason, func.count())
+        .where(instances.c.outcome == Outcome.SINBINNED.value)
+        .group_by(instances.c.reason)
+        .order_by(instances.c.reason)
+    )
+    return {reason or "unknown": n for reason, n in connection.execute(query)}
+
+
+def _duplicates(connection: Connection) -> dict[str, int]:
+    """UIDs on disk more than once, with the same and with different content."""
+    counts = {Duplicate.SAME_CONTENT.value: 0, Duplicate.DIFFERENT_CONTENT.value: 0}
+    query = (
+        select(instances.c.duplicate, func.count())
+        .where(instances.c.duplicate != Duplicate.NONE.value)
+        .group_by(instances.c.duplicate)
+    )
+    counts.update({kind: n for kind, n in connection.execute(query)})
+    return counts
+
+
+def _matrix(connection: Connection) -> list[MatrixCell]:
+    """Instances per SOP class and transfer syntax of their primary file."""
+    query = (
+        select(
+            files.c.sop_class_uid,
+            files.c.transfer_syntax,
+            func.count(),
+            func.sum(case((files.c.pixel_data, 1), else_=0)),
+        )
+        .select_from(instances.join(files, instances.c.file_id == files.c.id))
+        .group_by(files.c.sop_class_uid, files.c.transfer_syntax)
+        .order_by(func.count().desc(), files.c.sop_class_uid, files.c.transfer_syntax)
+    )
+    return [
+        MatrixCell(sop_class, syntax, int(count), int(pixels or 0))
+        for sop_class, syntax, count, pixels in connection.execute(query)
+    ]
+
+
+def _unreadable_files(connection: Connection) -> list[UnreadableFile]:
+    """The first unreadable files, by source and path."""
+    query = (
+        select(files.c.source, files.c.folder, files.c.name, files.c.reason)
+        .where(files.c.state == FileState.UNREADABLE.value)
+        .order_by(files.c.source, files.c.folder, files.c.name)
+        .limit(UNREADABLE_LISTED)
+    )
+    return [
+        UnreadableFile(source, f"{folder}/{name}" if folder else name, reason or "")
+        for source, folder, name, reason in connection.execute(query)
+    ]
+
+
+def _last_scan(connection: Connection) -> dict[str, Any] | None:
+    """When the newest scan ran and what it counted."""
+    row = connection.execute(select(scans).order_by(scans.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    for key in ("started_at", "finished_at"):
+        if values[key] is not None:
+            values[key] = values[key].isoformat()
+    return values

@@ -1,0 +1,104 @@
+"""The tables of the tracking database (the ledger).
+
+The ledger is the single source of truth of a migration: every file found on disk
+and every instance with its outcome. Rows are never deleted; a file that disappears is
+marked ``vanished``. The schema changes only through the migrations in
+``migrations/versions``.
+
+``files``
+    One row per file found in a source folder: where it is, its size and mtime (to skip
+    unchanged files on a re-scan), what the scanner made of it, and the header
+    attributes of readable DICOM files.
+``instances``
+    One row per distinct SOP Instance UID, pointing at its primary file (the first copy
+    by source, folder and name), with the number of copies on disk and its outcome.
+``scans``
+    One row per scan run, with its counts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Naming conventions keep constraint names stable across SQLite, PostgreSQL and MariaDB,
+# which the migrations rely on.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UID = String(64)
+"""A DICOM UID: at most 64 characters (PS3.5 §9.1)."""
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("files_seen", BigInteger, nullable=False, default=0),
+    Column("files_read", BigInteger, nullable=False, default=0),
+    Column("unreadable", BigInteger, nullable=False, default=0),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("folder", String(1024), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text),
+    Column("scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+    Column("content_hash", String(64)),
+    Column("sop_instance_uid", UID),
+    Column("sop_class_uid", UID),
+    Column("study_instance_uid", UID),
+    Column("series_instance_uid", UID),
+    Column("transfer_syntax", UID),
+    Column("pixel_data", Boolean),
+    Column("modality", String(16)),
+    Column("study_date", String(8)),
+    Column("series_number", Integer),
+    Column("instance_number", Integer),
+    UniqueConstraint("source", "folder", "name"),
+    Index(None, "sop_instance_uid"),
+    Index(None, "state"),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("sop_instance_uid", UID, primary_key=True),
+    Column(
+        "file_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("files.id")
+    ),
+    Column("copies", Integer, nullable=False, default=1),
+    Column("duplicate", String(24), nullable=False, default="none"),
+    Column("outcome", String(16), nullable=False, default="pending"),
+    Column("reason", String(64)),
+    Column("detail", Text),
+    Column("updated_at", DateTime(timezone=True)),
+    Index(None, "outcome"),
+    Index(None, "file_id"),
+)
