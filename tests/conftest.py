@@ -58,7 +58,9 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty ledger URL, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":

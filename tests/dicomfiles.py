@@ -18,7 +18,9 @@ from pydicom.uid import (
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 
 
-def ct_dataset(*, uid: str | None = None, study: str = "1.2.3.4", number: int = 1) -> Dataset:
+def ct_dataset(
+    *, uid: str | None = None, study: str = "1.2.3.4", number: int = 1
+) -> Dataset:
     """A small CT image (64×64, 16 bit) with the attributes the ledger records."""
     ds = Dataset()
     ds.SOPClassUID = CTImageStorage
@@ -72,7 +74,9 @@ def write(ds: Dataset, path: Path, syntax: str = ExplicitVRLittleEndian) -> Path
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     if syntax == JPEG2000Lossless:
-        ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+        ds.compress(
+            JPEG2000Lossless, encoding_plugin="pylibjpeg", generate_instance_uid=False
+        )
     else:
         meta.TransferSyntaxUID = syntax
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID

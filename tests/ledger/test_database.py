@@ -36,7 +36,7 @@ def test_refuses_a_database_that_is_not_a_ledger(tmp_path: Path) -> None:
         connection.execute(text("CREATE TABLE patients (id INTEGER)"))
     other.dispose()
 
-    with pytest.raises(LedgerError, match="not a pacsflow ledger.*patients"):
+    with pytest.raises(LedgerError, match=r"not a pacsflow ledger.*patients"):
         open_ledger(url)
 
 
@@ -46,5 +46,5 @@ def test_bad_url_says_what_was_expected() -> None:
 
 
 def test_missing_driver_is_named() -> None:
-    with pytest.raises(LedgerError, match="driver .* is not installed"):
+    with pytest.raises(LedgerError, match=r"driver .* is not installed"):
         open_ledger("postgresql+nosuchdriver://u@127.0.0.1/x")

@@ -40,7 +40,9 @@ def test_reads_image_attributes(tmp_path: Path, syntax: str) -> None:
 
 
 @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
-def test_walks_nested_sequences_of_undefined_length(tmp_path: Path, syntax: str) -> None:
+def test_walks_nested_sequences_of_undefined_length(
+    tmp_path: Path, syntax: str
+) -> None:
     ds = sr_dataset(depth=5)
     path = write(ds, tmp_path / "sr.dcm", syntax)
     # pydicom writes sequences with undefined length; make sure that holds

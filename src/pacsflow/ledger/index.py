@@ -129,7 +129,7 @@ def write_files(
     if new:
         connection.execute(insert(files), new)
     if changed:
-        values = {key: bindparam(key) for key in changed[0] if key != "_id"}
+        values: dict[str, Any] = {k: bindparam(k) for k in changed[0] if k != "_id"}
         connection.execute(
             update(files).where(files.c.id == bindparam("_id")).values(values), changed
         )
@@ -186,10 +186,11 @@ def add_new_instances(connection: Connection) -> int:
         .group_by(files.c.sop_instance_uid)
     )
     columns = ["sop_instance_uid", "file_id", "copies", "duplicate", "outcome"]
-    result = connection.execute(
-        insert(instances).from_select([*columns, "updated_at"], query)
-    )
-    return int(result.rowcount or 0)
+    count = select(func.count()).select_from(instances)
+    before = connection.scalar(count) or 0
+    connection.execute(insert(instances).from_select([*columns, "updated_at"], query))
+    # rowcount of INSERT ... SELECT is not reported by every driver
+    return (connection.scalar(count) or 0) - before
 
 
 def instances_to_refresh(connection: Connection) -> Iterator[str]:

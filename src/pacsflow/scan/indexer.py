@@ -74,7 +74,7 @@ class ScanSummary:
 class InlineExecutor(Executor):
     """Runs each task at once in the calling process (``workers: 1``)."""
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Future[Any]:
         future: Future[Any] = Future()

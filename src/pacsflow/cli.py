@@ -1,0 +1,228 @@
+"""The ``pacsflow`` command: one small function per sub-command.
+
+``main(argv)`` returns the exit status instead of exiting, so tests call it in-process:
+0 when all went well, 1 when the work ran but something needs attention (a source
+folder missing), 2 for bad usage or a bad network file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pacsflow import __version__
+from pacsflow.errors import PacsflowError
+
+log = logging.getLogger(__name__)
+
+_HANDLER = "pacsflow-cli"
+
+Command = Callable[[argparse.Namespace, Console], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pacsflow`` command line and return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose - args.quiet)
+    console = Console(stderr=False, quiet=args.quiet > 1)
+    command: Command = args.command
+    try:
+        return command(args, console)
+    except PacsflowError as exc:
+        log.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; the ledger holds everything done so far")
+        return 130
+
+
+def _configure_logging(verbosity: int) -> None:
+    """INFO by default, DEBUG with -v, WARNING with -q, to stderr.
+
+    Handlers others installed (pytest's, an embedding application's) are left alone.
+    """
+    level = max(logging.DEBUG, min(logging.INFO - 10 * verbosity, logging.ERROR))
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not any(h.get_name() == _HANDLER for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_HANDLER)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        )
+        root.addHandler(handler)
+    # pynetdicom logs every DIMSE message and identifiers at INFO; openjpeg every
+    # tile it encodes. Keep them to warnings unless debugging.
+    for noisy in ("pynetdicom", "openjpeg"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="pacsflow",
+        description="Migrate a PACS image archive straight from disk.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    _verbosity(parser)
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    demo = _command(commands, "demo", _demo, "generate a sample archive and index it")
+    demo.add_argument("directory", nargs="?", default="demo", type=Path)
+    demo.add_argument("--studies", type=int, default=12)
+    demo.add_argument("--seed", type=int, default=1)
+
+    sample = _command(commands, "sample", _sample, "generate a demo archive")
+    sample.add_argument("directory", type=Path, help="where to write it")
+    sample.add_argument("--studies", type=int, default=12, help="how many studies")
+    sample.add_argument("--seed", type=int, default=1, help="for a different archive")
+
+    validate = _command(commands, "validate", _validate, "check a network file")
+    validate.add_argument("network", type=Path)
+
+    scan = _command(commands, "scan", _scan, "index every file of the sources")
+    scan.add_argument("network", type=Path, help="the network file (YAML)")
+    scan.add_argument("--workers", type=int, help="processes (default: one per core)")
+    scan.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    status = _command(commands, "status", _status, "show what the ledger holds")
+    status.add_argument("network", type=Path, help="the network file (YAML)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _command(
+    commands: Any, name: str, function: Command, summary: str
+) -> argparse.ArgumentParser:
+    """Add a sub-command that runs ``function``."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + "."
+    )
+    _verbosity(parser, default=argparse.SUPPRESS)
+    parser.set_defaults(command=function)
+    return parser
+
+
+def _verbosity(parser: argparse.ArgumentParser, default: Any = 0) -> None:
+    """-v and -q; a sub-command's copy must not reset what was given before it."""
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default, help="more output"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="count", default=default, help="less output"
+    )
+
+
+def _sample(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow sample DIR``."""
+    from pacsflow.sample import generate_sample
+
+    manifest = generate_sample(args.directory, studies=args.studies, seed=args.seed)
+    console.print(
+        f"Wrote a sample archive of {manifest.expected['files']:,} files to "
+        f"{args.directory}; network file: {args.directory / 'network.yaml'}"
+    )
+    return 0
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow validate NETWORK``."""
+    from pacsflow.config import load_network
+
+    network = load_network(args.network)
+    console.print(
+        f"{args.network} is valid: {len(network.sources)} sources, "
+        f"{len(network.routes)} routes, {len(network.destinations)} destinations; "
+        f"tracking database {_safe_url(network.tracking)}"
+    )
+    return 0
+
+
+def _scan(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow scan NETWORK``."""
+    from pacsflow.config import load_network
+    from pacsflow.console import ScanProgress, print_scan_summary
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.scan.indexer import scan_network
+
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    show = console.is_terminal and not args.json and args.quiet == 0
+    try:
+        with ScanProgress(console, enabled=show) as progress:
+            summary = scan_network(
+                network, engine, workers=args.workers, observer=progress
+            )
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(_summary_json(summary), indent=2))
+    else:
+        print_scan_summary(console, summary)
+    return 1 if summary.missing_sources else 0
+
+
+def _summary_json(summary: Any) -> dict[str, Any]:
+    """A scan summary as JSON values."""
+    from dataclasses import asdict
+
+    values = asdict(summary)
+    values["files_per_second"] = round(summary.files_per_second, 1)
+    return values
+
+
+def _status(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow status NETWORK``."""
+    from pacsflow.config import load_network
+    from pacsflow.console import print_status
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.ledger.report import read_status
+
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    try:
+        with engine.connect() as connection:
+            status = read_status(connection)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(status.to_json(), indent=2))
+    else:
+        print_status(console, status)
+    return 0
+
+
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow demo``: a generated archive, scanned, and its status."""
+    directory: Path = args.directory
+    network = directory / "network.yaml"
+    if not network.exists():
+        console.rule("generating a sample archive")
+        _sample(args, console)
+    console.rule("scanning it")
+    scanned = _scan(
+        _namespace(args, network=network, workers=None, json=False), console
+    )
+    console.rule("what the ledger holds")
+    _status(_namespace(args, network=network, json=False), console)
+    return scanned
+
+
+def _namespace(args: argparse.Namespace, **values: Any) -> argparse.Namespace:
+    """A copy of ``args`` with some values replaced."""
+    return argparse.Namespace(**{**vars(args), **values})
+
+
+def _safe_url(url: str) -> str:
+    """A database URL with any password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,160 @@
+"""What pacsflow shows a person in a terminal: progress bars and status tables.
+
+Presentation only: the engine hands over plain values (:class:`Status`,
+:class:`ScanSummary`) and knows nothing of this module.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from pydicom.uid import UID
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from pacsflow.ledger.report import Status
+from pacsflow.scan.indexer import ScanSummary
+
+
+def uid_name(uid: str | None) -> str:
+    """A UID's registered name (``CT Image Storage``), or the UID itself."""
+    if not uid:
+        return "(none)"
+    name = UID(uid).name
+    return name if name and name != uid else uid
+
+
+class ScanProgress:
+    """A progress bar for a scan: files done of files counted, files/s and ETA."""
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} files/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self._task: TaskID = self._progress.add_task("scan", total=None, rate="-")
+
+    def __enter__(self) -> ScanProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def add_total(self, files: int) -> None:
+        """More files were counted in the sources."""
+        task = self._progress.tasks[0]
+        self._progress.update(self._task, total=(task.total or 0) + files)
+
+    def advance(self, files: int) -> None:
+        """This many more files were dealt with."""
+        self._progress.advance(self._task, files)
+        speed = self._progress.tasks[0].speed
+        self._progress.update(self._task, rate=f"{speed:,.0f}" if speed else "-")
+
+
+def print_scan_summary(console: Console, summary: ScanSummary) -> None:
+    """One paragraph on what a scan did."""
+    console.print(
+        f"Scanned {summary.seen:,} files in {summary.seconds:.1f} s "
+        f"({summary.files_per_second:,.0f} files/s): {summary.read:,} read, "
+        f"{summary.unchanged:,} unchanged, {summary.unreadable:,} unreadable, "
+        f"{summary.vanished:,} vanished; {summary.new_instances:,} new instances; "
+        f"{summary.duplicates_same:,} UIDs stored twice with the same content, "
+        f"{summary.duplicates_different:,} with different content."
+    )
+    for name in summary.missing_sources:
+        console.print(f"[red]source {name} was not scanned: its folder is missing")
+
+
+def print_status(console: Console, status: Status) -> None:
+    """The ledger's counts as tables a migration team can read."""
+    console.print(_overview(status))
+    console.print(_sources_table(status))
+    console.print(_matrix_table(status))
+    if status.unreadable_files:
+        console.print(_unreadable_table(status))
+
+
+def _overview(status: Status) -> Table:
+    """Files, instances, outcomes and duplicates in one table."""
+    table = Table(title="Ledger", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("files found", f"{status.files:,}")
+    table.add_row("unreadable files", f"{status.unreadable:,}")
+    if status.vanished:
+        table.add_row("vanished files", f"{status.vanished:,}")
+    table.add_row("instances (distinct SOP Instance UIDs)", f"{status.instances:,}")
+    for outcome, count in status.outcomes.items():
+        table.add_row(f"  {outcome}", f"{count:,}")
+    for reason, count in status.sinbin_reasons.items():
+        table.add_row(f"  sin bin: {reason}", f"{count:,}")
+    for kind, count in status.duplicates.items():
+        table.add_row(f"UIDs on disk twice, {kind.replace('_', ' ')}", f"{count:,}")
+    return table
+
+
+def _sources_table(status: Status) -> Table:
+    """Files and bytes per source."""
+    table = Table(title="Sources", title_justify="left")
+    for heading in ("source", "files", "GB", "unreadable"):
+        table.add_column(heading, justify="left" if heading == "source" else "right")
+    for name, counts in status.sources.items():
+        table.add_row(
+            name,
+            f"{counts.files:,}",
+            f"{counts.bytes / 1e9:,.2f}",
+            f"{counts.unreadable:,}",
+        )
+    return table
+
+
+def _matrix_table(status: Status) -> Table:
+    """The SOP class × transfer syntax matrix the new PACS must accept."""
+    table = Table(title="SOP class × transfer syntax", title_justify="left")
+    for heading in ("SOP class", "transfer syntax", "instances", "with pixels"):
+        table.add_column(heading, justify="right" if "inst" in heading else "left")
+    table.columns[3].justify = "right"
+    for cell in status.matrix:
+        table.add_row(
+            uid_name(cell.sop_class),
+            uid_name(cell.transfer_syntax),
+            f"{cell.count:,}",
+            f"{cell.pixel_data:,}",
+        )
+    return table
+
+
+def _unreadable_table(status: Status) -> Table:
+    """The unreadable files and why."""
+    table = Table(title="Unreadable files", title_justify="left")
+    for heading in ("source", "path", "reason"):
+        table.add_column(heading, overflow="fold")
+    for item in status.unreadable_files:
+        table.add_row(item.source, item.path, item.reason)
+    if status.unreadable > len(status.unreadable_files):
+        table.caption = f"first {len(status.unreadable_files)} of {status.unreadable}"
+    return table
