@@ -59,9 +59,9 @@ def _configure_logging(verbosity: int) -> None:
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         )
         root.addHandler(handler)
-    # pynetdicom logs every DIMSE message and identifiers at INFO; openjpeg every
-    # tile it encodes. Keep them to warnings unless debugging.
-    for noisy in ("pynetdicom", "openjpeg"):
+    # pynetdicom logs every DIMSE message and identifiers at INFO, openjpeg every tile
+    # it encodes, alembic every plugin it loads. Keep them to warnings.
+    for noisy in ("pynetdicom", "openjpeg", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -127,7 +127,7 @@ def _sample(args: argparse.Namespace, console: Console) -> int:
 
     manifest = generate_sample(args.directory, studies=args.studies, seed=args.seed)
     console.print(
-        f"Wrote a sample archive of {manifest.expected['files']:,} files to "
+        f"Wrote a sample archive of {manifest.expected.files:,} files to "
         f"{args.directory}; network file: {args.directory / 'network.yaml'}"
     )
     return 0

@@ -52,7 +52,8 @@ class ScanProgress:
         self._task: TaskID = self._progress.add_task("scan", total=None, rate="-")
 
     def __enter__(self) -> ScanProgress:
-        self._progress.start()
+        # Started on the first report, not here: the scan forks its workers first,
+        # and the display's refresh thread must not exist when it does.
         return self
 
     def __exit__(
@@ -65,11 +66,13 @@ class ScanProgress:
 
     def add_total(self, files: int) -> None:
         """More files were counted in the sources."""
+        self._progress.start()  # idempotent
         task = self._progress.tasks[0]
         self._progress.update(self._task, total=(task.total or 0) + files)
 
     def advance(self, files: int) -> None:
         """This many more files were dealt with."""
+        self._progress.start()
         self._progress.advance(self._task, files)
         speed = self._progress.tasks[0].speed
         self._progress.update(self._task, rate=f"{speed:,.0f}" if speed else "-")

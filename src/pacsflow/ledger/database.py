@@ -77,13 +77,20 @@ def migrate(engine: Engine) -> None:
     """Bring the ledger's schema to the newest revision (a no-op when it is)."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", _MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
     try:
         with engine.begin() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current == head:
+                return
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        log.info("ledger schema upgraded from %s to %s", current or "nothing", head)
     except SQLAlchemyError as exc:
         raise LedgerError(
             f"cannot migrate the tracking database at {engine.url!r}: {exc}; check "

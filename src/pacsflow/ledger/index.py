@@ -102,6 +102,12 @@ def finish_scan(
     )
 
 
+def has_files(connection: Connection, source: str) -> bool:
+    """Whether the ledger holds any file of ``source`` (false before its first scan)."""
+    query = select(files.c.id).where(files.c.source == source).limit(1)
+    return connection.execute(query).first() is not None
+
+
 def known_files(
     connection: Connection, source: str, folder: str
 ) -> dict[str, KnownFile]:

@@ -29,9 +29,8 @@ from pacsflow.config import Network, Source
 from pacsflow.ledger import index
 from pacsflow.ledger.index import FileRecord, KnownFile
 from pacsflow.outcomes import FileState
-from pacsflow.scan.header import Header
-from pacsflow.scan.walk import Entry, count_files, walk
-from pacsflow.scan.worker import ReadResult, hash_file, read_batch
+from pacsflow.scan.walk import Entry, Folder, count_files, walk
+from pacsflow.scan.worker import HEADER_FIELDS, ReadResult, hash_file, read_batch
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +85,20 @@ class InlineExecutor(Executor):
 
 
 def make_executor(workers: int) -> Executor:
-    """A pool of ``workers`` processes, or the calling process alone for one."""
+    """A pool of ``workers`` processes, or the calling process alone for one.
+
+    Workers are forked, which starts them in milliseconds with the header reader
+    already imported, and all of them are started here, before the scan starts any
+    thread, so no lock held by another thread is copied into a worker.
+    """
     if workers <= 1:
         return InlineExecutor()
-    # forkserver: workers start clean (no inherited database connections or threads)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pacsflow.scan.worker"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    for future in [pool.submit(os.getpid) for _ in range(workers)]:
+        future.result()
+    return pool
 
 
 def default_workers() -> int:
@@ -100,14 +106,21 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A file to read: its folder, what the walk saw, what the ledger knew."""
+
+    folder: str
+    entry: Entry
+    known: KnownFile | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Task:
     """A batch in flight, with what is needed to record its results."""
 
     source: str
-    folder: str
-    entries: dict[str, Entry]
-    known: dict[str, KnownFile]
+    items: list[_Item]
     future: Future[list[ReadResult]]
 
 
@@ -127,6 +140,7 @@ class Indexer:
         self._workers = workers or network.scan.workers or default_workers()
         self._observer = observer
         self._pending: list[FileRecord] = []
+        self._source_known = False
         self.summary = ScanSummary()
 
     def run(self, sources: Iterable[Source] | None = None) -> ScanSummary:
@@ -194,20 +208,41 @@ class Indexer:
     def _tasks(
         self, executor: Executor, scan_id: int, sources: list[Source]
     ) -> Iterator[_Task]:
-        """Batches of new or changed files, folder by folder."""
+        """Batches of new or changed files; a batch may span small folders."""
         for source in sources:
             root = str(source.path)
-            for folder in walk(source.path):
-                with self._engine.connect() as connection:
-                    known = index.known_files(connection, source.name, folder.relative)
-                todo = self._changed(folder.entries, known)
-                for start in range(0, len(todo), _BATCH):
-                    batch = {e.name: e for e in todo[start : start + _BATCH]}
-                    future = executor.submit(
-                        read_batch, root, folder.relative, list(batch)
-                    )
-                    yield _Task(source.name, folder.relative, batch, known, future)
+            batch: list[_Item] = []
+            for folder in self._folders(source):
+                known = self._known(source, folder.relative)
+                for entry in self._changed(folder.entries, known):
+                    batch.append(_Item(folder.relative, entry, known.get(entry.name)))
+                    if len(batch) == _BATCH:
+                        yield self._submit(executor, source.name, root, batch)
+                        batch = []
                 self._vanish(scan_id, folder.entries, known)
+            if batch:
+                yield self._submit(executor, source.name, root, batch)
+
+    def _folders(self, source: Source) -> Iterator[Folder]:
+        """The source's folders; remembers whether the ledger knows any of them."""
+        with self._engine.connect() as connection:
+            self._source_known = index.has_files(connection, source.name)
+        return walk(source.path)
+
+    def _known(self, source: Source, folder: str) -> dict[str, KnownFile]:
+        """What the ledger holds of one folder (nothing, on a source's first scan)."""
+        if not self._source_known:
+            return {}
+        with self._engine.connect() as connection:
+            return index.known_files(connection, source.name, folder)
+
+    @staticmethod
+    def _submit(
+        executor: Executor, source: str, root: str, items: list[_Item]
+    ) -> _Task:
+        """Hand one batch to a worker."""
+        files = [(item.folder, item.entry.name) for item in items]
+        return _Task(source, items, executor.submit(read_batch, root, files))
 
     def _changed(
         self, entries: Sequence[Entry], known: dict[str, KnownFile]
@@ -247,19 +282,23 @@ class Indexer:
 
     def _collect(self, task: _Task, scan_id: int) -> None:
         """Turn a finished batch into ledger records; write when enough piled up."""
-        for name, header, reason in task.future.result():
-            entry = task.entries[name]
-            known = task.known.get(name)
-            self._pending.append(_record(task, entry, header, reason, known))
-            if header is None:
+        for item, (values, reason) in zip(
+            task.items, task.future.result(), strict=True
+        ):
+            self._pending.append(_record(task.source, item, values, reason))
+            if values is None:
                 self.summary.unreadable += 1
                 log.debug(
-                    "unreadable %s/%s/%s: %s", task.source, task.folder, name, reason
+                    "unreadable %s/%s/%s: %s",
+                    task.source,
+                    item.folder,
+                    item.entry.name,
+                    reason,
                 )
-        self.summary.seen += len(task.entries)
-        self.summary.read += len(task.entries)
+        self.summary.seen += len(task.items)
+        self.summary.read += len(task.items)
         if self._observer is not None:
-            self._observer.advance(len(task.entries))
+            self._observer.advance(len(task.items))
         if len(self._pending) >= _WRITE_EVERY:
             self._flush(scan_id)
 
@@ -304,26 +343,19 @@ class Indexer:
 
 
 def _record(
-    task: _Task,
-    entry: Entry,
-    header: Header | None,
-    reason: str | None,
-    known: KnownFile | None,
+    source: str, item: _Item, values: tuple[object, ...] | None, reason: str | None
 ) -> FileRecord:
     """A ledger record from one file's read result."""
-    values: dict[str, Any] = {}
-    if header is not None:
-        values = {column: getattr(header, column) for column in index.HEADER_COLUMNS}
     return FileRecord(
-        source=task.source,
-        folder=task.folder,
-        name=entry.name,
-        size=entry.size,
-        mtime_ns=entry.mtime_ns,
-        state=FileState.INDEXED if header is not None else FileState.UNREADABLE,
+        source=source,
+        folder=item.folder,
+        name=item.entry.name,
+        size=item.entry.size,
+        mtime_ns=item.entry.mtime_ns,
+        state=FileState.INDEXED if values is not None else FileState.UNREADABLE,
         reason=reason,
-        header=values,
-        known_id=known.id if known is not None else None,
+        header=dict(zip(HEADER_FIELDS, values, strict=True)) if values else {},
+        known_id=item.known.id if item.known is not None else None,
     )
 
 

@@ -12,23 +12,28 @@ from collections.abc import Sequence
 
 from pacsflow.scan.header import Header, UnreadableFileError, read_header
 
-ReadResult = tuple[str, Header | None, str | None]
-"""A file's name, its header if readable, else the reason it is not."""
+HEADER_FIELDS: tuple[str, ...] = Header.__slots__
+"""The order of the values in a :data:`ReadResult`'s header tuple."""
+
+ReadResult = tuple[tuple[object, ...] | None, str | None]
+"""A file's header values if readable (in :data:`HEADER_FIELDS` order), else the
+reason it is not. Tuples, not objects: they cross the process boundary cheaply."""
 
 
-def read_batch(root: str, folder: str, names: Sequence[str]) -> list[ReadResult]:
-    """Read the headers of ``names`` in one folder of a source."""
-    # plain strings, not Path objects: this runs once per file of the archive
-    directory = os.path.join(root, folder) if folder else root  # noqa: PTH118
+def read_batch(root: str, files: Sequence[tuple[str, str]]) -> list[ReadResult]:
+    """Read the headers of ``files``, (folder, name) pairs below ``root``."""
     results: list[ReadResult] = []
-    for name in names:
+    for folder, name in files:
+        # plain strings, not Path objects: this runs once per file of the archive
+        path = os.path.join(root, folder, name)  # noqa: PTH118
         try:
-            path = os.path.join(directory, name)  # noqa: PTH118
-            results.append((name, read_header(path), None))
+            header = read_header(path)
         except UnreadableFileError as exc:
-            results.append((name, None, exc.reason))
+            results.append((None, exc.reason))
         except OSError as exc:
-            results.append((name, None, f"cannot read the file: {exc.strerror}"))
+            results.append((None, f"cannot read the file: {exc.strerror}"))
+        else:
+            results.append((tuple(getattr(header, f) for f in HEADER_FIELDS), None))
     return results
 
 

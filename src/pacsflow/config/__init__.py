@@ -1,0 +1,213 @@
+"""The network file: one YAML file that describes a migration.
+
+:func:`load_network` reads the file, validates every key and returns a frozen
+:class:`Network`. Every problem found raises one :class:`~pacsflow.errors.ConfigError`
+whose message has one line per problem, each naming the file, the key path and what
+was expected, for example::
+
+    network.yaml: routes[1].match.sop_class[0]: unknown SOP class 'CTImageStorag';
+    did you mean CTImageStorage? Write a UID or a pydicom keyword.
+
+(shown here on two lines; the real message keeps each problem on one line).
+
+Loading reads the network file and nothing else: it connects to no database and does
+not look into the storage folders, so a network file can be checked on any machine.
+Keys are case-sensitive, unknown keys are errors, and so is a key written twice in one
+mapping (plain YAML would silently keep the last one).
+
+Example
+-------
+.. code-block:: yaml
+
+    tracking: sqlite:///pacsflow.db
+    sources:
+      - name: store01
+        path: /mnt/pacs/store01
+      - name: store02
+        path: /mnt/pacs/store02
+    legacy_database:
+      url: mssql+pymssql://reader@pacsdb/pacs
+      password_env: LEGACY_DB_PASSWORD
+      query: |
+        SELECT i.uid AS SOPInstanceUID, s.uid AS StudyInstanceUID,
+               p.pid AS PatientID, i.path AS FilePath
+        FROM instance i JOIN study s ON ... JOIN patient p ON ...
+    exclude_studies: exclusions.txt
+    routes:
+      - name: no-pixel
+        match: {pixel_data: false}
+        to: newpacs-nopixel
+      - name: unsupported
+        match: {sop_class: [RawDataStorage]}
+        to: sinbin
+      - name: images
+        to: newpacs
+    destinations:
+      newpacs:         {dicom: {host: 10.0.0.5, port: 104, ae_title: NEWPACS}}
+      newpacs-nopixel: {dicom: {host: 10.0.0.5, port: 105, ae_title: NEWPACS_NP}}
+      sinbin:          {folder: {path: /srv/sinbin}}
+      discard:         {terminator: {}}
+    sinbin: sinbin
+    scan:
+      workers: 4
+
+Paths and URLs
+--------------
+A relative path (a source's ``path``, ``exclude_studies``, a folder destination's
+``path``) is taken relative to the directory that holds the network file, not to the
+directory pacsflow is started from; ``~`` is expanded. The same holds for the file of an
+SQLite URL: ``sqlite:///pacsflow.db`` names ``pacsflow.db`` beside the network file,
+while ``sqlite:////var/lib/pacsflow.db`` (four slashes) is absolute, and ``sqlite://``
+or ``sqlite:///:memory:`` are in-memory databases. Other URLs are kept as written and
+only checked to parse and to name a dialect SQLAlchemy knows.
+
+Top-level keys
+--------------
+tracking
+    SQLAlchemy URL of the tracking database (the ledger), for example
+    ``postgresql+psycopg://pacsflow@dbhost/pacsflow``. Default: ``pacsflow.db`` beside
+    the network file.
+sources
+    Required, at least one. The storage folders of the old PACS, each a mapping with
+    ``name`` (letters, digits, ``-`` and ``_``; unique) and ``path`` (the folder). The
+    folders need not exist when the file is loaded; a scan reports missing ones.
+legacy_database
+    Optional. The old PACS's own database, only ever read:
+
+    ``url``
+        SQLAlchemy URL, best without the password.
+    ``password_env``
+        Optional. Name of the environment variable that holds the password; it is read
+        when pacsflow connects, not when the file is loaded. Do not also put a password
+        in ``url``.
+    ``query``
+        SQL that returns one row per instance, each column named by the DICOM keyword
+        of the value it holds (``SOPInstanceUID``, ``StudyInstanceUID``, ``PatientID``,
+        ...) plus ``FilePath`` for the file's path as the old PACS stored it.
+exclude_studies
+    Optional. A text file with one StudyInstanceUID per line; those studies are not
+    migrated. The file is read when a migration is planned, not at load time.
+routes
+    Required, at least one. Decides where each instance goes: the routes are tried in
+    order and the first whose ``match`` fits wins. Each route has ``name`` (unique),
+    ``to`` (a destination's name) and, except for the last route, ``match``. The last
+    route must have no ``match``, so that every instance goes somewhere, and only the
+    last route may lack one.
+destinations
+    Required. A mapping from destination name (letters, digits, ``-`` and ``_``) to one
+    destination, itself a mapping with exactly one key that gives its kind:
+    ``dicom``, ``folder`` or ``terminator`` (see below).
+sinbin
+    Optional. Name of the destination that receives every instance the migration
+    sin-bins (for example, headers that cannot be reconciled). Without it, sin-binned
+    instances are only recorded in the ledger with their reason.
+scan
+    Optional. ``workers``: number of processes that read headers while scanning, at
+    least 1. Default: one per CPU core.
+
+Match
+-----
+A ``match`` is a mapping of conditions; an instance matches when it meets all of them.
+A list accepts any of its values; a single value may be written instead of a list.
+Leave ``match`` out for a catch-all route: a ``match`` that is present but empty is an
+error.
+
+``sop_class`` / ``not_sop_class``
+    SOP Class UIDs the instance has / must not have, written as UIDs
+    (``1.2.840.10008.5.1.4.1.1.2``) or pydicom keywords (``CTImageStorage``).
+``transfer_syntax`` / ``not_transfer_syntax``
+    Transfer syntaxes of the stored file, as UIDs or pydicom keywords
+    (``ExplicitVRLittleEndian``, ``JPEG2000Lossless``).
+``pixel_data``
+    ``true``: the instance has (7FE0,0010) Pixel Data (or float / double float pixel
+    data); ``false``: it has none (reports, key objects, structured reports ...).
+``modality`` / ``not_modality``
+    Values of (0008,0060) Modality, such as ``CT`` or ``[SR, KO, PR]``.
+``tags`` / ``not_tags``
+    A mapping from DICOM keyword (``InstitutionName``, ``StationName``) to the accepted
+    values. Values are compared as text: numbers are turned into text as YAML read
+    them (quote decimals to keep them exactly as written), and dates must be quoted as
+    DICOM writes them (``StudyDate: '20240131'``). Quote ``yes``, ``no``, ``on`` and
+    ``off``, which YAML reads as booleans.
+
+Destinations
+------------
+``dicom``
+    A DICOM storage SCP reached by C-STORE:
+
+    ``host``, ``port`` (1-65535), ``ae_title``
+        The peer's address and AE title (1-16 characters, no backslash, no control
+        characters, not all spaces).
+    ``calling_ae_title``
+        pacsflow's own AE title. Default ``PACSFLOW``.
+    ``associations``
+        Associations kept open in parallel to this peer, at least 1. Default 1.
+    ``max_pdu``
+        Largest PDU pacsflow accepts, in bytes: 0 for no limit (the default) or at
+        least 4096.
+    ``acse_timeout``, ``dimse_timeout``, ``network_timeout``
+        Seconds to wait for association set-up (default 30), for a DIMSE reply
+        (default 60) and on an idle connection (default 60).
+``folder``
+    ``path``: a folder that receives the instances as DICOM files.
+``terminator``
+    No options (write ``{terminator: {}}``): instances routed there are dropped, and
+    the ledger records where they went.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pacsflow.config.destinations import (
+    Destination,
+    DicomDestination,
+    FolderDestination,
+    TerminatorDestination,
+)
+from pacsflow.config.loading import _load_network
+from pacsflow.config.network import Network
+from pacsflow.config.sections import (
+    LegacyDatabase,
+    Match,
+    Route,
+    ScanOptions,
+    Source,
+)
+
+
+def load_network(path: str | os.PathLike[str]) -> Network:
+    """Read and validate a network file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The YAML network file.
+
+    Returns
+    -------
+    Network
+        The validated, immutable description of the migration.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, is not valid YAML, or does not validate; the
+        message lists every problem found, one per line.
+    """
+    return _load_network(path)
+
+
+__all__ = [
+    "Destination",
+    "DicomDestination",
+    "FolderDestination",
+    "LegacyDatabase",
+    "Match",
+    "Network",
+    "Route",
+    "ScanOptions",
+    "Source",
+    "TerminatorDestination",
+    "load_network",
+]

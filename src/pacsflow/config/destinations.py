@@ -1,0 +1,134 @@
+"""The destinations section: each kind of destination and its options.
+
+The network file writes a destination as ``{kind: {options}}``;
+:func:`_unwrap_destination` turns that into the options tagged with their ``kind``,
+from which pydantic picks the class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    WrapSerializer,
+    field_validator,
+)
+
+from pacsflow.config.fields import (
+    _AbsolutePath,
+    _AETitle,
+    _dump_mapping,
+    _freeze,
+    _Name,
+    _Text,
+)
+from pacsflow.config.problems import _show, _suggest
+from pacsflow.config.sections import _Frozen
+
+
+class DicomDestination(_Frozen):
+    """A DICOM storage SCP that receives instances by C-STORE."""
+
+    kind: Literal["dicom"] = "dicom"
+    host: _Text
+    """Host name or IP address of the peer."""
+    port: int = Field(ge=1, le=65535)
+    """TCP port of the peer, 1-65535."""
+    ae_title: _AETitle
+    """The peer's AE title."""
+    calling_ae_title: _AETitle = "PACSFLOW"
+    """pacsflow's own AE title."""
+    associations: int = Field(default=1, ge=1)
+    """Associations kept open to the peer in parallel."""
+    max_pdu: int = Field(default=0, ge=0, le=2**32 - 1)
+    """Largest PDU accepted in bytes: 0 for no limit, else at least 4096."""
+    acse_timeout: float = Field(default=30, gt=0)
+    """Seconds to wait for an association to be set up or released."""
+    dimse_timeout: float = Field(default=60, gt=0)
+    """Seconds to wait for the reply to a DIMSE message."""
+    network_timeout: float = Field(default=60, gt=0)
+    """Seconds an idle connection may stay silent."""
+
+    @field_validator("max_pdu")
+    @classmethod
+    def _check_max_pdu(cls, value: int) -> int:
+        """Refuse a PDU limit too small to carry a C-STORE."""
+        if 0 < value < 4096:
+            raise ValueError(
+                f"max_pdu {value} is too small; write 0 for no limit or at least 4096"
+            )
+        return value
+
+
+class FolderDestination(_Frozen):
+    """A folder that receives instances as DICOM files."""
+
+    kind: Literal["folder"] = "folder"
+    path: _AbsolutePath
+    """The folder, absolute or relative to the network file."""
+
+
+class TerminatorDestination(_Frozen):
+    """A destination that accepts instances and drops them."""
+
+    kind: Literal["terminator"] = "terminator"
+
+
+Destination: TypeAlias = DicomDestination | FolderDestination | TerminatorDestination
+"""Any destination; tell them apart by their ``kind``."""
+
+_DESTINATION_TYPES = (DicomDestination, FolderDestination, TerminatorDestination)
+_DESTINATION_KINDS = tuple(
+    cls.model_fields["kind"].default for cls in _DESTINATION_TYPES
+)
+
+
+def _unwrap_destination(value: object) -> object:
+    """Turn ``{kind: {options}}`` into the options tagged with their kind."""
+    kinds = ", ".join(_DESTINATION_KINDS)
+    if isinstance(value, BaseModel):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"expected a mapping with one of {kinds} as its only key, such as "
+            f"{{folder: {{path: /srv/out}}}}; got {_show(value)}"
+        )
+
+    unknown = [key for key in value if key not in _DESTINATION_KINDS]
+    if unknown:
+        raise ValueError(
+            _suggest(
+                f"unknown destination kind {unknown[0]!r}",
+                str(unknown[0]),
+                _DESTINATION_KINDS,
+                f"the known kinds are {kinds}",
+            )
+        )
+    if len(value) != 1:
+        given = ", ".join(value) or "none"
+        raise ValueError(
+            f"a destination has exactly one kind, one of {kinds}; got {given}"
+        )
+
+    ((kind, options),) = value.items()
+    options = {} if options is None else options
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{kind}: expected a mapping of options; got {_show(options)}")
+    if "kind" in options:
+        raise ValueError(f"{kind}: unknown key 'kind'; the kind is the key above")
+    return {**options, "kind": kind}
+
+
+_DestinationEntry = Annotated[
+    Destination, Field(discriminator="kind"), BeforeValidator(_unwrap_destination)
+]
+_Destinations = Annotated[
+    Mapping[_Name, _DestinationEntry],
+    AfterValidator(_freeze),
+    WrapSerializer(_dump_mapping),
+]
