@@ -53,7 +53,7 @@ def _configure_logging(verbosity: int) -> None:
     root = logging.getLogger()
     root.setLevel(level)
     if not any(h.get_name() == _HANDLER for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.set_name(_HANDLER)
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
@@ -63,6 +63,18 @@ def _configure_logging(verbosity: int) -> None:
     # it encodes, alembic every plugin it loads. Keep them to warnings.
     for noisy in ("pynetdicom", "openjpeg", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now (tests and tools swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:
