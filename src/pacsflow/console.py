@@ -6,6 +6,7 @@ Presentation only: the engine hands over plain values (:class:`Status`,
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from pydicom.uid import UID
@@ -34,7 +35,15 @@ def uid_name(uid: str | None) -> str:
 
 
 class ScanProgress:
-    """A progress bar for a scan: files done of files counted, files/s and ETA."""
+    """A progress bar for a scan: files done of files counted, files/s and ETA.
+
+    The scan only bumps two counters; a display thread of its own copies them into
+    the bar a few times a second. The scan thus never waits on the terminal, however
+    slowly it draws, and the thread starts on the first report, after the scan has
+    forked its workers.
+    """
+
+    _INTERVAL = 0.25
 
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
         self._progress = Progress(
@@ -47,13 +56,16 @@ class ScanProgress:
             TimeRemainingColumn(),
             console=console,
             disable=not enabled,
-            transient=False,
+            auto_refresh=False,
         )
         self._task: TaskID = self._progress.add_task("scan", total=None, rate="-")
+        self._enabled = enabled
+        self._total = 0
+        self._done = 0
+        self._stop = threading.Event()
+        self._display: threading.Thread | None = None
 
     def __enter__(self) -> ScanProgress:
-        # Started on the first report, not here: the scan forks its workers first,
-        # and the display's refresh thread must not exist when it does.
         return self
 
     def __exit__(
@@ -62,20 +74,43 @@ class ScanProgress:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._progress.stop()
+        self._stop.set()
+        if self._display is not None:
+            self._display.join()
+            self._show()
+            self._progress.stop()
 
     def add_total(self, files: int) -> None:
         """More files were counted in the sources."""
-        self._progress.start()  # idempotent
-        task = self._progress.tasks[0]
-        self._progress.update(self._task, total=(task.total or 0) + files)
+        self._total += files
+        self._start()
 
     def advance(self, files: int) -> None:
         """This many more files were dealt with."""
+        self._done += files
+        self._start()
+
+    def _start(self) -> None:
+        """Start the display thread on the first report."""
+        if self._enabled and self._display is None:
+            self._display = threading.Thread(
+                target=self._run, name="pacsflow-progress", daemon=True
+            )
+            self._display.start()
+
+    def _run(self) -> None:
+        """Redraw until the scan ends."""
         self._progress.start()
-        self._progress.advance(self._task, files)
+        while not self._stop.wait(self._INTERVAL):
+            self._show()
+
+    def _show(self) -> None:
+        """Copy the counters into the bar and draw it."""
+        total = max(self._total, self._done) or None
+        self._progress.update(self._task, completed=self._done, total=total)
         speed = self._progress.tasks[0].speed
-        self._progress.update(self._task, rate=f"{speed:,.0f}" if speed else "-")
+        rate = f"{speed:,.0f}" if speed else "-"
+        self._progress.update(self._task, rate=rate, refresh=True)
 
 
 def print_scan_summary(console: Console, summary: ScanSummary) -> None:
