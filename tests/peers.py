@@ -8,6 +8,7 @@ fails the test under ``CI=true`` (see :func:`tests.conftest.peer_missing`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,10 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from tests.conftest import peer_missing
 
 _START_TIMEOUT = 30.0
+
+# DCMTK and Orthanc leave Nagle's algorithm on unless told: every image would then
+# wait ~50 ms for a delayed ACK on loopback.
+_PEER_ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def storescp(folder: Path, ae_title: str = "STORESCP") -> Iterator[Peer]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=_PEER_ENV,
     )
     peer = Peer("127.0.0.1", port, ae_title, process, folder)
     try:
@@ -152,6 +158,7 @@ def orthanc(folder: Path, ae_title: str = "ORTHANC") -> Iterator[Peer]:
         [str(program), str(config_file)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=_PEER_ENV,
     )
     peer = Peer("127.0.0.1", port, ae_title, process, folder, http_port)
     try:
