@@ -105,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--workers", type=int, help="processes (default: one per core)")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    run = _command(commands, "run", _run, "send every pending instance on its way")
+    run.add_argument("network", type=Path, help="the network file (YAML)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read everything into a terminator; send and record nothing",
+    )
+    run.add_argument(
+        "--retry-failed", action="store_true", help="take the failed instances again"
+    )
+    run.add_argument("--no-scan", action="store_true", help="skip the scan first")
+    run.add_argument("--workers", type=int, help="processes (default: one per core)")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+
     status = _command(commands, "status", _status, "show what the ledger holds")
     status.add_argument("network", type=Path, help="the network file (YAML)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -183,12 +197,47 @@ def _scan(args: argparse.Namespace, console: Console) -> int:
 
 
 def _summary_json(summary: Any) -> dict[str, Any]:
-    """A scan summary as JSON values."""
+    """A scan or run summary as JSON values, with its rate."""
     from dataclasses import asdict
 
     values = asdict(summary)
-    values["files_per_second"] = round(summary.files_per_second, 1)
+    for rate in ("files_per_second", "images_per_second"):
+        if hasattr(summary, rate):
+            values[rate] = round(getattr(summary, rate), 1)
     return values
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow run NETWORK``: scan what is new, then send every pending instance."""
+    from pacsflow.config import load_network
+    from pacsflow.console import RunProgress, print_run_summary
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.run import run_network
+
+    if not args.no_scan:
+        scanned = _scan(_namespace(args, json=False), console)
+        if scanned != 0:
+            log.warning("the scan found problems; sending what it indexed")
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    show = console.is_terminal and not args.json and args.quiet == 0
+    try:
+        with RunProgress(console, enabled=show) as progress:
+            summary = run_network(
+                network,
+                engine,
+                dry_run=args.dry_run,
+                retry_failed=args.retry_failed,
+                workers=args.workers,
+                observer=progress,
+            )
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(_summary_json(summary), indent=2))
+    else:
+        print_run_summary(console, summary)
+    return 1 if summary.failed or summary.paused else 0
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:

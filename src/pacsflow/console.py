@@ -7,7 +7,9 @@ Presentation only: the engine hands over plain values (:class:`Status`,
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
+from typing import Self
 
 from pydicom.uid import UID
 from rich.console import Console
@@ -23,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pacsflow.ledger.report import Status
+from pacsflow.run import RunSummary
 from pacsflow.scan.indexer import ScanSummary
 
 
@@ -34,38 +37,24 @@ def uid_name(uid: str | None) -> str:
     return name if name and name != uid else uid
 
 
-class ScanProgress:
-    """A progress bar for a scan: files done of files counted, files/s and ETA.
+class _LiveDisplay:
+    """A progress display fed by plain counters and drawn by a thread of its own.
 
-    The scan only bumps two counters; a display thread of its own copies them into
-    the bar a few times a second. The scan thus never waits on the terminal, however
-    slowly it draws, and the thread starts on the first report, after the scan has
-    forked its workers.
+    The engine only bumps counters; the display thread copies them into the bars a
+    few times a second. The engine thus never waits on the terminal, however slowly
+    it draws, and the thread starts on the first report, after the engine has forked
+    its workers.
     """
 
     _INTERVAL = 0.25
 
-    def __init__(self, console: Console, *, enabled: bool = True) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]scanning"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} files/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not enabled,
-            auto_refresh=False,
-        )
-        self._task: TaskID = self._progress.add_task("scan", total=None, rate="-")
+    def __init__(self, progress: Progress, *, enabled: bool) -> None:
+        self._progress = progress
         self._enabled = enabled
-        self._total = 0
-        self._done = 0
         self._stop = threading.Event()
         self._display: threading.Thread | None = None
 
-    def __enter__(self) -> ScanProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -80,6 +69,46 @@ class ScanProgress:
             self._show()
             self._progress.stop()
 
+    def _start(self) -> None:
+        """Start the display thread on the first report."""
+        if self._enabled and self._display is None:
+            self._display = threading.Thread(
+                target=self._run, name="pacsflow-progress", daemon=True
+            )
+            self._display.start()
+
+    def _run(self) -> None:
+        """Redraw until the work ends."""
+        self._progress.start()
+        while not self._stop.wait(self._INTERVAL):
+            self._show()
+
+    def _show(self) -> None:
+        """Copy the counters into the bars and draw them."""
+        raise NotImplementedError
+
+
+class ScanProgress(_LiveDisplay):
+    """A progress bar for a scan: files done of files counted, files/s and ETA."""
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        progress = Progress(
+            TextColumn("[bold]scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} files/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            auto_refresh=False,
+        )
+        super().__init__(progress, enabled=enabled)
+        self._task: TaskID = progress.add_task("scan", total=None, rate="-")
+        self._total = 0
+        self._done = 0
+
     def add_total(self, files: int) -> None:
         """More files were counted in the sources."""
         self._total += files
@@ -90,27 +119,75 @@ class ScanProgress:
         self._done += files
         self._start()
 
-    def _start(self) -> None:
-        """Start the display thread on the first report."""
-        if self._enabled and self._display is None:
-            self._display = threading.Thread(
-                target=self._run, name="pacsflow-progress", daemon=True
-            )
-            self._display.start()
-
-    def _run(self) -> None:
-        """Redraw until the scan ends."""
-        self._progress.start()
-        while not self._stop.wait(self._INTERVAL):
-            self._show()
-
     def _show(self) -> None:
-        """Copy the counters into the bar and draw it."""
         total = max(self._total, self._done) or None
         self._progress.update(self._task, completed=self._done, total=total)
         speed = self._progress.tasks[0].speed
         rate = f"{speed:,.0f}" if speed else "-"
         self._progress.update(self._task, rate=rate, refresh=True)
+
+
+class RunProgress(_LiveDisplay):
+    """A run's progress: all instances, then one line per destination.
+
+    Each line shows instances done (of those planned for it so far), images/s, MB/s,
+    elapsed time and, on the first line, the ETA of the whole run.
+    """
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        progress = Progress(
+            TextColumn("[bold]{task.description:>16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} img/s {task.fields[mbs]} MB/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            auto_refresh=False,
+        )
+        super().__init__(progress, enabled=enabled)
+        self._all = progress.add_task("all", total=None, rate="-", mbs="-")
+        self._tasks: dict[str, TaskID] = {}
+        self._total = 0
+        self._done: dict[str, tuple[int, int]] = {}
+        self._began = time.monotonic()
+
+    def add_total(self, instances: int) -> None:
+        """This many instances are pending."""
+        self._total += instances
+        self._start()
+
+    def batch_done(self, destination: str, instances: int, size: int) -> None:
+        """A batch for ``destination`` got its answers."""
+        count, volume = self._done.get(destination, (0, 0))
+        self._done[destination] = (count + instances, volume + size)
+        self._start()
+
+    def _show(self) -> None:
+        seconds = max(time.monotonic() - self._began, 1e-6)
+        done = dict(self._done)
+        for destination in done:
+            if destination not in self._tasks:
+                self._tasks[destination] = self._progress.add_task(
+                    destination, total=None, rate="-", mbs="-"
+                )
+        everything = (
+            sum(c for c, _ in done.values()),
+            sum(v for _, v in done.values()),
+        )
+        lines = [(self._all, everything, self._total or None)]
+        lines += [(self._tasks[d], done[d], done[d][0] or None) for d in done]
+        for task, (count, volume), total in lines:
+            self._progress.update(
+                task,
+                completed=count,
+                total=total,
+                rate=f"{count / seconds:,.0f}",
+                mbs=f"{volume / seconds / 1e6:,.1f}",
+            )
+        self._progress.refresh()
 
 
 def print_scan_summary(console: Console, summary: ScanSummary) -> None:
@@ -125,6 +202,40 @@ def print_scan_summary(console: Console, summary: ScanSummary) -> None:
     )
     for name in summary.missing_sources:
         console.print(f"[red]source {name} was not scanned: its folder is missing")
+
+
+def print_run_summary(console: Console, summary: RunSummary) -> None:
+    """What a run did: where instances went, what failed and why, what paused."""
+    done = summary.sent + summary.sinbinned + summary.failed
+    head = (
+        f"{done:,} of {summary.pending:,} pending instances in {summary.seconds:.1f} s "
+        f"({summary.images_per_second:,.0f} images/s)"
+    )
+    if summary.dry_run:
+        console.print(
+            f"Dry run, nothing sent and no outcome recorded: read {head}; "
+            f"{summary.failed:,} could not be read."
+        )
+    else:
+        console.print(
+            f"Ran {head}: {summary.sent:,} sent, {summary.sinbinned:,} sin-binned, "
+            f"{summary.failed:,} failed, {summary.left_pending:,} left pending."
+        )
+    if summary.by_destination:
+        table = Table(title="Where they went", title_justify="left")
+        table.add_column("destination")
+        outcomes = sorted(
+            {o for counts in summary.by_destination.values() for o in counts}
+        )
+        for outcome in outcomes:
+            table.add_column(outcome, justify="right")
+        for destination, counts in sorted(summary.by_destination.items()):
+            table.add_row(destination, *(f"{counts.get(o, 0):,}" for o in outcomes))
+        console.print(table)
+    for detail, count in sorted(summary.failures.items(), key=lambda kv: -kv[1]):
+        console.print(f"[red]failed[/red] {count:,}: {detail}")
+    for destination, why in summary.paused.items():
+        console.print(f"[red]paused[/red] {destination}: {why}")
 
 
 def print_status(console: Console, status: Status) -> None:

@@ -104,6 +104,21 @@ sinbin
 scan
     Optional. ``workers``: number of processes that read headers while scanning, at
     least 1. Default: one per CPU core.
+run
+    Optional. How ``pacsflow run`` sends:
+
+    ``order``
+        ``newest_first`` (default), ``oldest_first`` (by Study Date) or ``as_found``.
+    ``workers``
+        Processes that read and send, at least 1. Default: one per CPU core. A
+        destination never has more associations open than its ``associations``.
+    ``attempts``
+        Tries per instance for answers worth retrying (0xA7xx out of resources, a
+        transient association rejection, an association lost mid-send). Default 3.
+    ``backoff``
+        Seconds before the first retry, doubled for each further one. Default 1.
+    ``batch``
+        Instances handed to a worker at once, in whole studies. Default 500.
 
 Match
 -----
@@ -171,6 +186,7 @@ from pacsflow.config.sections import (
     LegacyDatabase,
     Match,
     Route,
+    RunOptions,
     ScanOptions,
     Source,
 )
@@ -206,6 +222,7 @@ __all__ = [
     "Match",
     "Network",
     "Route",
+    "RunOptions",
     "ScanOptions",
     "Source",
     "TerminatorDestination",

@@ -18,6 +18,7 @@ from pacsflow.config.problems import _Loc, _raise_problems, _suggest
 from pacsflow.config.sections import (
     LegacyDatabase,
     Route,
+    RunOptions,
     ScanOptions,
     Source,
     _Frozen,
@@ -48,8 +49,10 @@ class Network(_Frozen):
     """Name of the destination that receives every sin-binned instance."""
     scan: ScanOptions = ScanOptions()
     """How scans run, as {workers}."""
+    run: RunOptions = RunOptions()
+    """How runs send, as {order, workers, attempts, backoff, batch}."""
 
-    @field_validator("scan", mode="before")
+    @field_validator("scan", "run", mode="before")
     @classmethod
     def _scan_may_be_blank(cls, value: object) -> object:
         """Read ``scan:`` with nothing after it as the defaults."""

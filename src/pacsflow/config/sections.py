@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
@@ -59,6 +60,23 @@ class ScanOptions(_Frozen):
 
     workers: int | None = Field(default=None, ge=1)
     """Processes that read headers while scanning, at least 1; default one per core."""
+
+
+class RunOptions(_Frozen):
+    """How a migration run sends."""
+
+    order: Literal["newest_first", "oldest_first", "as_found"] = "newest_first"
+    """Which studies go first, by (0008,0020) Study Date; as_found: scan order."""
+    workers: int | None = Field(default=None, ge=1)
+    """Processes that read and send; default one per core."""
+    attempts: int = Field(default=3, ge=1)
+    """Tries per instance for answers worth retrying (0xA7xx, transient rejection,
+    lost association) before it ends failed."""
+    backoff: float = Field(default=1.0, gt=0)
+    """Seconds to wait before the first retry; doubled for each further one."""
+    batch: int = Field(default=500, ge=1)
+    """Instances handed to a worker at once: whole studies, at most this many unless
+    one study is larger."""
 
 
 class LegacyDatabase(_Frozen):

@@ -14,6 +14,12 @@ marked ``vanished``. The schema changes only through the migrations in
     by source, folder and name), with the number of copies on disk and its outcome.
 ``scans``
     One row per scan run, with its counts.
+``runs``
+    One row per ``pacsflow run``: who ran it (host, pid: a second run refuses to start
+    while one is alive), when, and its counts.
+``attempts``
+    One row per attempt to deliver an instance: when, where, over which association,
+    the DICOM status and what came of it.
 """
 
 from __future__ import annotations
@@ -99,6 +105,39 @@ instances = Table(
     Column("reason", String(64)),
     Column("detail", Text),
     Column("updated_at", DateTime(timezone=True)),
+    Column("route", String(64)),
+    Column("destination", String(64)),
+    Column("status", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
     Index(None, "outcome"),
     Index(None, "file_id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("sent", BigInteger, nullable=False, default=0),
+    Column("sinbinned", BigInteger, nullable=False, default=0),
+    Column("failed", BigInteger, nullable=False, default=0),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("sop_instance_uid", UID, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("association", String(128)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("status", Integer),
+    Column("detail", Text),
+    Index(None, "sop_instance_uid"),
 )

@@ -12,13 +12,12 @@ content, told apart by a content hash computed only for them).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from pacsflow.config import Network, Source
+from pacsflow.executor import default_workers, make_executor
 from pacsflow.ledger import index
 from pacsflow.ledger.index import FileRecord, KnownFile
 from pacsflow.outcomes import FileState
@@ -68,42 +68,6 @@ class ScanSummary:
     def files_per_second(self) -> float:
         """Files dealt with per second of the whole scan."""
         return self.seen / self.seconds if self.seconds else 0.0
-
-
-class InlineExecutor(Executor):
-    """Runs each task at once in the calling process (``workers: 1``)."""
-
-    def submit(
-        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
-def make_executor(workers: int) -> Executor:
-    """A pool of ``workers`` processes, or the calling process alone for one.
-
-    Workers are forked, which starts them in milliseconds with the header reader
-    already imported, and all of them are started here, before the scan starts any
-    thread, so no lock held by another thread is copied into a worker.
-    """
-    if workers <= 1:
-        return InlineExecutor()
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    for future in [pool.submit(os.getpid) for _ in range(workers)]:
-        future.result()
-    return pool
-
-
-def default_workers() -> int:
-    """One worker per core this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,31 @@
+"""The terminator: reads each file and drops it.
+
+The seed's way to measure how fast the old archive can be read (and, later,
+reconciled) before the new PACS is involved; ``pacsflow run --dry-run`` sends
+everything here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pacsflow.destinations.base import BatchResult, Item, failed, stored
+
+
+class Terminator:
+    """Reads every file whole, as a real destination would, and discards it."""
+
+    def deliver(self, items: Sequence[Item]) -> BatchResult:
+        """Read each item's file; an unreadable file fails with the OS error."""
+        deliveries = []
+        for item in items:
+            try:
+                with open(item.path, "rb") as fp:
+                    while fp.read(1 << 20):
+                        pass
+            except OSError as exc:
+                detail = f"cannot read {item.path}: {exc.strerror}"
+                deliveries.append(failed(item, detail))
+            else:
+                deliveries.append(stored(item))
+        return BatchResult(deliveries)

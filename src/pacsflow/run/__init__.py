@@ -1,0 +1,188 @@
+"""Running a migration: every pending instance to exactly one outcome.
+
+:func:`run_network` plans the pending instances into study batches
+(:mod:`~pacsflow.run.plan`), hands them to workers within each destination's limit
+(:mod:`~pacsflow.run.dispatch`, :mod:`~pacsflow.run.worker`) and records each
+finished batch in the ledger (:mod:`~pacsflow.run.record`). A run killed at any moment
+loses nothing: instances are recorded only once their destination answered, so the
+next run sends what was in flight again and nothing recorded ``sent``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Engine, func, select
+
+from pacsflow.config import Destination, Network, TerminatorDestination
+from pacsflow.destinations.base import BatchResult, Result, RetryPolicy
+from pacsflow.executor import default_workers, make_executor
+from pacsflow.ledger.schema import instances
+from pacsflow.outcomes import Outcome
+from pacsflow.run.dispatch import Dispatcher
+from pacsflow.run.plan import Batch, Planner, pending_rows
+from pacsflow.run.record import (
+    Tally,
+    begin_run,
+    finish_run,
+    record_batch,
+    reopen_failed,
+)
+
+log = logging.getLogger(__name__)
+
+DRY_RUN = "dry-run"
+"""The destination name every instance goes to on a dry run (a terminator)."""
+
+
+class RunObserver(Protocol):
+    """Receives a run's progress; the CLI's progress display is one."""
+
+    def add_total(self, instances: int) -> None:
+        """This many instances are pending."""
+
+    def batch_done(self, destination: str, instances: int, size: int) -> None:
+        """A batch of ``instances`` (``size`` bytes) got its answers."""
+
+
+@dataclass
+class RunSummary:
+    """What one run did."""
+
+    pending: int = 0
+    sent: int = 0
+    sinbinned: int = 0
+    failed: int = 0
+    left_pending: int = 0
+    paused: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    by_destination: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        """Instances done per second of the whole run."""
+        done = self.sent + self.sinbinned + self.failed
+        return done / self.seconds if self.seconds else 0.0
+
+
+def run_network(
+    network: Network,
+    engine: Engine,
+    *,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    workers: int | None = None,
+    observer: RunObserver | None = None,
+) -> RunSummary:
+    """Bring every pending instance of the ledger to an outcome.
+
+    Parameters
+    ----------
+    network : Network
+        The loaded network file.
+    engine : Engine
+        The ledger, already scanned (:func:`pacsflow.scan.indexer.scan_network`).
+    dry_run : bool
+        Route as usual but read every file into a terminator, and leave every
+        outcome as it was: measures read speed without touching the new PACS.
+    retry_failed : bool
+        Make ``failed`` instances pending again first.
+    workers : int, optional
+        Processes; default the network's ``run.workers``, else one per core.
+    observer : RunObserver, optional
+        Told of the total and of every finished batch.
+    """
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        run_id = begin_run(connection, dry_run=dry_run)
+        if retry_failed:
+            log.info(
+                "%d failed instances made pending again", reopen_failed(connection)
+            )
+        pending = connection.scalar(
+            select(func.count()).where(instances.c.outcome == Outcome.PENDING.value)
+        )
+    summary = RunSummary(pending=pending or 0, dry_run=dry_run)
+    if observer is not None:
+        observer.add_total(summary.pending)
+
+    tally = Tally()
+    count = workers or network.run.workers or default_workers()
+    with make_executor(count) as executor:
+
+        def on_done(batch: Batch, result: BatchResult) -> None:
+            _record(engine, run_id, network, batch, result, tally, dry_run)
+            if observer is not None:
+                observer.batch_done(batch.destination, len(batch.items), batch.size)
+
+        configs = _configs(network, dry_run)
+        dispatcher = Dispatcher(
+            executor,
+            configs,
+            {name: _limit(config, count) for name, config in configs.items()},
+            RetryPolicy(network.run.attempts, network.run.backoff),
+            on_done,
+        )
+        with engine.connect() as reader:
+            planner = Planner(network, dry_run=dry_run)
+            dispatcher.run(planner.batches(pending_rows(reader, network.run.order)))
+
+    with engine.begin() as connection:
+        finish_run(connection, run_id, tally)
+    summary.sent, summary.sinbinned, summary.failed = (
+        tally.sent,
+        tally.sinbinned,
+        tally.failed,
+    )
+    summary.paused, summary.failures = dispatcher.paused, tally.failures
+    summary.by_destination = tally.by_destination
+    summary.left_pending = summary.pending - tally.sent - tally.sinbinned - tally.failed
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _configs(network: Network, dry_run: bool) -> dict[str, Destination]:
+    """The destinations batches may go to."""
+    if dry_run:
+        return {DRY_RUN: TerminatorDestination()}
+    return dict(network.destinations)
+
+
+def _limit(config: Destination, workers: int) -> int:
+    """How many batches a destination may have in flight."""
+    associations = getattr(config, "associations", None)
+    return min(associations, workers) if associations else workers
+
+
+def _record(
+    engine: Engine,
+    run_id: int,
+    network: Network,
+    batch: Batch,
+    result: BatchResult,
+    tally: Tally,
+    dry_run: bool,
+) -> None:
+    """Write a batch's outcomes (on a dry run only count them)."""
+    if dry_run:
+        read = sum(d.result is Result.DELIVERED for d in result.deliveries)
+        tally.sent += read
+        tally.failed += sum(d.result is Result.FAILED for d in result.deliveries)
+        counts = tally.by_destination.setdefault(batch.destination, {})
+        counts["read"] = counts.get("read", 0) + read
+        return
+    with engine.begin() as connection:
+        record_batch(
+            connection,
+            run_id,
+            batch.destination,
+            batch.routes,
+            result,
+            sinbin=network.sinbin,
+            tally=tally,
+        )

@@ -1,0 +1,114 @@
+"""Handing batches to workers without ever overloading a destination.
+
+A destination never has more batches in flight than its limit (a DICOM destination's
+``associations``: one association per batch), a batch's instances are in no other
+batch, and a destination that pauses gets nothing more in this run while the others
+carry on. Finished batches go back, one at a time, to the run's one ledger writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+
+from pacsflow.config import Destination
+from pacsflow.destinations.base import BatchResult, RetryPolicy, not_tried
+from pacsflow.run.plan import Batch
+from pacsflow.run.worker import deliver_batch
+
+log = logging.getLogger(__name__)
+
+OnDone = Callable[[Batch, BatchResult], None]
+
+
+class Dispatcher:
+    """Feeds batches to an executor within each destination's limit."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        configs: Mapping[str, Destination],
+        limits: Mapping[str, int],
+        policy: RetryPolicy,
+        on_done: OnDone,
+        *,
+        lookahead: int = 16,
+    ) -> None:
+        self._executor = executor
+        self._configs = configs
+        self._limits = limits
+        self._policy = policy
+        self._on_done = on_done
+        self._lookahead = lookahead
+        self._waiting: dict[str, deque[Batch]] = defaultdict(deque)
+        self._running: dict[Future[BatchResult], Batch] = {}
+        self._busy: dict[str, int] = defaultdict(int)
+        self.paused: dict[str, str] = {}
+        self.skipped = 0
+        """Instances left pending because their destination paused."""
+
+    def run(self, batches: Iterable[Batch]) -> None:
+        """Deliver every batch, then return."""
+        for batch in batches:
+            self._waiting[batch.destination].append(batch)
+            self._start_ready()
+            while self._queued() >= self._lookahead and self._running:
+                self._finish_some()
+        while self._running or self._queued():
+            if not self._running:
+                self._skip_paused()
+                break
+            self._finish_some()
+
+    def _queued(self) -> int:
+        """Batches planned but not started."""
+        return sum(len(queue) for queue in self._waiting.values())
+
+    def _start_ready(self) -> None:
+        """Start every waiting batch whose destination has room."""
+        self._skip_paused()
+        for destination, queue in self._waiting.items():
+            while queue and self._busy[destination] < self._limits[destination]:
+                batch = queue.popleft()
+                future = self._executor.submit(
+                    deliver_batch, self._configs[destination], self._policy, batch.items
+                )
+                self._running[future] = batch
+                self._busy[destination] += 1
+
+    def _finish_some(self) -> None:
+        """Wait for at least one batch to finish and hand its result on."""
+        done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
+        for future in done:
+            batch = self._running.pop(future)
+            self._busy[batch.destination] -= 1
+            try:
+                result = future.result()
+            except Exception as exc:  # a worker died or broke: nothing is lost
+                log.error(
+                    "a worker failed on a batch of %d instances for %s: %s; they stay "
+                    "pending for the next run",
+                    len(batch.items),
+                    batch.destination,
+                    exc,
+                )
+                result = BatchResult(not_tried(batch.items, f"worker failed: {exc}"))
+            if result.paused and batch.destination not in self.paused:
+                self.paused[batch.destination] = result.paused
+                log.error(
+                    "destination %s paused: %s; its instances stay pending while the "
+                    "others carry on",
+                    batch.destination,
+                    result.paused,
+                )
+            self._on_done(batch, result)
+        self._start_ready()
+
+    def _skip_paused(self) -> None:
+        """Drop waiting batches of paused destinations; they stay pending."""
+        for destination in self.paused:
+            queue = self._waiting.get(destination)
+            while queue:
+                self.skipped += len(queue.popleft().items)
