@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -339,7 +340,11 @@ def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
     from pydicom.errors import InvalidDicomError
 
     try:
-        ds = dcmread(path, defer_size=_MAX_VALUE, force=True)
+        # pydicom warns about what it guesses in a malformed file; the guesses are
+        # judged below, and a warning turned into an error must not stop a scan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = dcmread(path, defer_size=_MAX_VALUE, force=True)
         values = {
             name: _pydicom_value(ds, tag)
             for tag, name in _WANTED.items()
@@ -348,7 +353,7 @@ def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
         pixel_data = any(tag in ds for tag in _PIXEL_TAGS)
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
-    except (struct.error, OverflowError, NotImplementedError) as exc:
+    except (struct.error, OverflowError, NotImplementedError, AttributeError) as exc:
         raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
     if "sop_instance_uid" not in values and "media_sop_instance_uid" not in values:
         raise UnreadableFileError(f"not a DICOM file: {why}, and no SOP Instance UID")

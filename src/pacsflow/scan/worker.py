@@ -32,6 +32,8 @@ def read_batch(root: str, files: Sequence[tuple[str, str]]) -> list[ReadResult]:
             results.append((None, exc.reason))
         except OSError as exc:
             results.append((None, f"cannot read the file: {exc.strerror}"))
+        except Exception as exc:  # a file no reader foresaw must not stop the scan
+            results.append((None, f"not readable DICOM: unexpected {exc!r}"))
         else:
             results.append((tuple(getattr(header, f) for f in HEADER_FIELDS), None))
     return results
