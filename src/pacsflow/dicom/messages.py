@@ -1,0 +1,136 @@
+"""The DIMSE messages the sender exchanges, encoded and checked with pynetdicom.
+
+Command sets are built from pynetdicom's DIMSE primitives and messages and encoded
+(implicit VR little endian, PS3.7 §6.3.1) into P-DATA-TF PDUs by pynetdicom. The data
+set of a C-STORE-RQ is not handed to pynetdicom, whose ``encode_msg`` copies it
+several times over: the command says a data set follows (0000,0800) and
+:mod:`pacsflow.dicom.wire` sends it from the caller's buffer.
+
+A response that does not answer the request just sent (wrong command, Message ID Being
+Responded To or Affected SOP Instance UID) is a protocol fault: :class:`LinkError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom.dimse_messages import (
+    C_ECHO_RQ,
+    C_ECHO_RSP,
+    C_STORE_RQ,
+    C_STORE_RSP,
+    DIMSEMessage,
+)
+from pynetdicom.dimse_primitives import C_ECHO, C_STORE
+from pynetdicom.pdu import P_DATA_TF
+
+from pacsflow.dicom.negotiation import VERIFICATION
+from pacsflow.dicom.wire import LinkError
+
+_PRIORITY_MEDIUM = 0x0000
+_DATA_SET_PRESENT = 0x0001
+
+StoreReply = tuple[int, str | None, str | None]
+"""(Status, Error Comment, Offending Element) of a C-STORE-RSP."""
+
+
+def store_request(
+    message_id: int, sop_class: str, sop_instance: str, context_id: int, max_pdu: int
+) -> list[bytes]:
+    """The encoded PDUs of a C-STORE-RQ command set announcing a data set."""
+    primitive = C_STORE()
+    primitive.MessageID = message_id
+    primitive.AffectedSOPClassUID = sop_class
+    primitive.AffectedSOPInstanceUID = sop_instance
+    primitive.Priority = _PRIORITY_MEDIUM
+
+    message = C_STORE_RQ()
+    message.primitive_to_message(primitive)
+    # The data set travels separately (see the module docstring); the value has
+    # the same length, so (0000,0000) Command Group Length stays right.
+    message.command_set.CommandDataSetType = _DATA_SET_PRESENT
+    message.data_set = None
+    return _encode(message, context_id, max_pdu)
+
+
+def echo_request(message_id: int, context_id: int, max_pdu: int) -> list[bytes]:
+    """The encoded PDUs of a C-ECHO-RQ."""
+    primitive = C_ECHO()
+    primitive.MessageID = message_id
+    primitive.AffectedSOPClassUID = VERIFICATION
+    message = C_ECHO_RQ()
+    message.primitive_to_message(primitive)
+    return _encode(message, context_id, max_pdu)
+
+
+def store_reply(
+    message: DIMSEMessage, message_id: int, sop_instance: str
+) -> StoreReply:
+    """Check a C-STORE-RSP answers our request; return its status fields."""
+    command = _response(message, C_STORE_RSP, "C-STORE-RSP", message_id)
+    answered = command.get("AffectedSOPInstanceUID")
+    if answered is not None and str(answered).rstrip("\x00 ") != sop_instance:
+        raise LinkError(
+            f"answered the C-STORE of SOP Instance {sop_instance} with a response "
+            f"for SOP Instance {answered}"
+        )
+    return (
+        _status(command),
+        _comment_text(command.get("ErrorComment")),
+        _offending_text(command.get("OffendingElement")),
+    )
+
+
+def echo_reply(message: DIMSEMessage, message_id: int) -> int:
+    """Check a C-ECHO-RSP answers our request; return its status."""
+    return _status(_response(message, C_ECHO_RSP, "C-ECHO-RSP", message_id))
+
+
+def _encode(message: DIMSEMessage, context_id: int, max_pdu: int) -> list[bytes]:
+    """The P-DATA-TF PDUs of a message's command set, encoded by pynetdicom."""
+    return [
+        P_DATA_TF(primitive).encode()
+        for primitive in message.encode_msg(context_id, max_pdu)
+    ]
+
+
+def _response(
+    message: DIMSEMessage, kind: type[DIMSEMessage], name: str, message_id: int
+) -> Dataset:
+    """The command set of ``message`` if it is a ``kind`` answering ``message_id``."""
+    if not isinstance(message, kind):
+        got = type(message).__name__.replace("_", "-")
+        raise LinkError(
+            f"answered message {message_id} with a {got} instead of a {name}"
+        )
+    command: Dataset = message.command_set
+    answered = command.get("MessageIDBeingRespondedTo")
+    if answered != message_id:
+        raise LinkError(
+            f"answered message {message_id} with a {name} for message {answered}"
+        )
+    return command
+
+
+def _status(command: Dataset) -> int:
+    """The (0000,0900) Status of a response; LinkError if it has none."""
+    status = command.get("Status")
+    if status is None:
+        raise LinkError("sent a response without (0000,0900) Status")
+    return int(status)
+
+
+def _comment_text(value: Any) -> str | None:
+    """(0000,0902) Error Comment without padding, or None if absent or empty."""
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _offending_text(value: Any) -> str | None:
+    """(0000,0901) Offending Element as ``"(gggg,eeee), (gggg,eeee)"``."""
+    if value is None or value == "":
+        return None
+    tags = list(value) if isinstance(value, Iterable) else [value]
+    return ", ".join(f"({int(tag) >> 16:04X},{int(tag) & 0xFFFF:04X})" for tag in tags)
