@@ -262,19 +262,64 @@ def _status(args: argparse.Namespace, console: Console) -> int:
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
-    """``pacsflow demo``: a generated archive, scanned, and its status."""
+    """``pacsflow demo``: a generated archive migrated into local receivers."""
+    from contextlib import ExitStack
+
+    from pacsflow.config import DicomDestination, load_network
+    from pacsflow.receiver import Receiver
+
     directory: Path = args.directory
-    network = directory / "network.yaml"
-    if not network.exists():
+    network_file = directory / "network.yaml"
+    if not network_file.exists():
         console.rule("generating a sample archive")
         _sample(args, console)
-    console.rule("scanning it")
-    scanned = _scan(
-        _namespace(args, network=network, workers=None, json=False), console
-    )
+    network = load_network(network_file)
+    with ExitStack() as receivers:
+        console.rule("starting the new PACS (local receivers)")
+        started = []
+        for name, config in network.destinations.items():
+            if isinstance(config, DicomDestination):
+                receiver = Receiver(
+                    directory / "received" / name, config.port, config.ae_title
+                )
+                try:
+                    receivers.enter_context(receiver)
+                except OSError as exc:
+                    log.error(
+                        "cannot start the demo receiver %s on port %d: %s; stop what "
+                        "uses the port or change it in %s",
+                        name,
+                        config.port,
+                        exc,
+                        network_file,
+                    )
+                    return 2
+                started.append((name, receiver))
+                console.print(f"{name}: {config.ae_title} on 127.0.0.1:{config.port}")
+        console.rule("migrating")
+        code = _run(
+            _namespace(
+                args,
+                network=network_file,
+                workers=None,
+                json=False,
+                dry_run=False,
+                retry_failed=False,
+                no_scan=False,
+            ),
+            console,
+        )
     console.rule("what the ledger holds")
-    _status(_namespace(args, network=network, json=False), console)
-    return scanned
+    _status(_namespace(args, network=network_file, json=False), console)
+    for name, receiver in started:
+        console.print(
+            f"{name} received {receiver.received:,} instances in {receiver.folder}"
+        )
+    console.print(
+        f"Sin bin: {directory / 'sinbin'}. Run 'pacsflow status {network_file}' any "
+        "time; delete the folder to start the demo afresh."
+    )
+    return code
 
 
 def _namespace(args: argparse.Namespace, **values: Any) -> argparse.Namespace:
