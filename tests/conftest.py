@@ -19,6 +19,9 @@ from sqlalchemy.exc import OperationalError
 POSTGRES_ADMIN = os.environ.get(
     "PACSFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+MARIADB_ADMIN = os.environ.get(
+    "PACSFLOW_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql"
+)
 
 
 def peer_missing(what: str) -> None:
@@ -55,6 +58,36 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url() -> str:
+    """The admin URL of the MariaDB server, after checking it answers."""
+    engine = create_engine(MARIADB_ADMIN)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        peer_missing(f"MariaDB at {MARIADB_ADMIN} ({exc.orig})")
+    finally:
+        engine.dispose()
+    return MARIADB_ADMIN
+
+
+@pytest.fixture
+def mariadb_url(mariadb_admin_url: str) -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    name = f"pacsflow_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(mariadb_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = mariadb_admin_url.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
 
 

@@ -345,7 +345,7 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
     expected = (
         "network.yaml: sinbn: unknown key 'sinbn'; did you mean sinbin? Allowed here: "
         "tracking, sources, legacy_database, exclude_studies, routes, destinations, "
-        "sinbin, scan"
+        "sinbin, verdicts, scan, run"
     )
 
     with pytest.raises(ConfigError, match=re.escape(expected)):

@@ -65,6 +65,7 @@ def test_scan_finds_exactly_what_the_sample_planted(
         "sent": 0,
         "sinbinned": 0,
         "failed": 0,
+        "skipped": 0,
     }
     assert sorted(
         (c["sop_class"], c["transfer_syntax"], c["count"])

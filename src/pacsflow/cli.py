@@ -119,6 +119,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="processes (default: one per core)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    reconcile = _command(
+        commands,
+        "reconcile",
+        _reconcile,
+        "compare the archive with the legacy database",
+    )
+    reconcile.add_argument("network", type=Path, help="the network file (YAML)")
+    reconcile.add_argument(
+        "--refresh",
+        action="store_true",
+        help="read the legacy database again (a new snapshot)",
+    )
+    reconcile.add_argument(
+        "--report", type=Path, metavar="FILE.csv", help="write every difference here"
+    )
+    reconcile.add_argument("--no-scan", action="store_true", help="skip the scan first")
+    reconcile.add_argument("--json", action="store_true", help="print JSON")
+
     status = _command(commands, "status", _status, "show what the ledger holds")
     status.add_argument("network", type=Path, help="the network file (YAML)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -215,7 +233,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from pacsflow.run import run_network
 
     if not args.no_scan:
-        scanned = _scan(_namespace(args, json=False), console)
+        scanned = _scan(_namespace(args, json=False), _quiet_if(args.json, console))
         if scanned != 0:
             log.warning("the scan found problems; sending what it indexed")
     network = load_network(args.network)
@@ -238,6 +256,33 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     else:
         print_run_summary(console, summary)
     return 1 if summary.failed or summary.paused else 0
+
+
+def _reconcile(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow reconcile NETWORK``: verdicts and header changes, for review."""
+    from pacsflow.config import load_network
+    from pacsflow.console import print_reconcile_summary
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.reconcile.prepare import prepare
+    from pacsflow.reconcile.report import write_report
+
+    if not args.no_scan:
+        _scan(_namespace(args, json=False, workers=None), _quiet_if(args.json, console))
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    try:
+        prepared = prepare(network, engine, refresh=args.refresh, settling=False)
+        if args.report is not None:
+            with engine.connect() as connection:
+                rows = write_report(connection, args.report)
+            log.info("wrote %d findings to %s", rows, args.report)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(_summary_json(prepared), indent=2))
+    else:
+        print_reconcile_summary(console, prepared, args.report)
+    return 0
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
@@ -320,6 +365,11 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         "time; delete the folder to start the demo afresh."
     )
     return code
+
+
+def _quiet_if(quiet: bool, console: Console) -> Console:
+    """A console that prints nothing when ``quiet`` (stdout is for JSON then)."""
+    return Console(quiet=True) if quiet else console
 
 
 def _namespace(args: argparse.Namespace, **values: Any) -> argparse.Namespace:

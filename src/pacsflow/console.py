@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -25,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pacsflow.ledger.report import Status
+from pacsflow.reconcile.prepare import Prepared
 from pacsflow.run import RunSummary
 from pacsflow.scan.indexer import ScanSummary
 
@@ -219,7 +221,8 @@ def print_run_summary(console: Console, summary: RunSummary) -> None:
     else:
         console.print(
             f"Ran {head}: {summary.sent:,} sent, {summary.sinbinned:,} sin-binned, "
-            f"{summary.failed:,} failed, {summary.left_pending:,} left pending."
+            f"{summary.skipped:,} skipped, {summary.failed:,} failed, "
+            f"{summary.left_pending:,} left pending."
         )
     if summary.by_destination:
         table = Table(title="Where they went", title_justify="left")
@@ -238,13 +241,62 @@ def print_run_summary(console: Console, summary: RunSummary) -> None:
         console.print(f"[red]paused[/red] {destination}: {why}")
 
 
+def print_reconcile_summary(
+    console: Console, prepared: Prepared, report: Path | None = None
+) -> None:
+    """What reconciliation read, found and would change."""
+    summary, snapshot = prepared.summary, prepared.snapshot
+    if snapshot is not None:
+        console.print(
+            f"Read the legacy database: {snapshot.rows:,} rows, "
+            f"{snapshot.instances:,} instances in {snapshot.seconds:.1f} s."
+        )
+    elif not summary.snapshot:
+        console.print("No legacy database: only duplicates and exclusions checked.")
+    console.print(
+        f"Reconciled {summary.instances:,} pending instances: "
+        f"{summary.instances_changed:,} with header changes, "
+        f"{summary.repointed:,} pointed at the copy the database names, "
+        f"{summary.stale_files:,} stale copies on disk, "
+        f"{summary.missing_on_disk:,} database instances missing on disk."
+    )
+    table = Table(title="Verdicts and changes", title_justify="left")
+    table.add_column("finding")
+    table.add_column("instances", justify="right")
+    for verdict, count in sorted(summary.verdicts.items()):
+        table.add_row(f"verdict: {verdict}", f"{count:,}")
+    for keyword, count in summary.changes_by_attribute.items():
+        table.add_row(f"change: {keyword}", f"{count:,}")
+    console.print(table)
+    if report is not None:
+        console.print(f"Every difference is in {report}.")
+
+
 def print_status(console: Console, status: Status) -> None:
     """The ledger's counts as tables a migration team can read."""
     console.print(_overview(status))
     console.print(_sources_table(status))
     console.print(_matrix_table(status))
+    if status.reconciliation.get("snapshot") or status.reconciliation.get("verdicts"):
+        console.print(_reconciliation_table(status))
     if status.unreadable_files:
         console.print(_unreadable_table(status))
+
+
+def _reconciliation_table(status: Status) -> Table:
+    """Verdicts, changes and missing files found against the legacy database."""
+    found = status.reconciliation
+    table = Table(title="Reconciliation", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("instances with header changes", f"{found['instances_changed']:,}")
+    for keyword, count in found["changes_by_attribute"].items():
+        table.add_row(f"  {keyword}", f"{count:,}")
+    for verdict, count in found["verdicts"].items():
+        table.add_row(f"verdict: {verdict}", f"{count:,}")
+    table.add_row("stale copies on disk", f"{found['stale_files']:,}")
+    table.add_row("database instances missing on disk", f"{found['missing_on_disk']:,}")
+    return table
 
 
 def _overview(status: Status) -> Table:
@@ -261,6 +313,8 @@ def _overview(status: Status) -> Table:
         table.add_row(f"  {outcome}", f"{count:,}")
     for reason, count in status.sinbin_reasons.items():
         table.add_row(f"  sin bin: {reason}", f"{count:,}")
+    for reason, count in status.skipped_reasons.items():
+        table.add_row(f"  skipped: {reason}", f"{count:,}")
     for kind, count in status.duplicates.items():
         table.add_row(f"UIDs on disk twice, {kind.replace('_', ' ')}", f"{count:,}")
     return table

@@ -7,6 +7,7 @@ Third-party errors (pydantic, SQLAlchemy, OS) are mapped to these at the boundar
     ├── ConfigError               the network file is missing, malformed or invalid
     ├── LedgerError               the tracking database cannot be opened or written
     ├── SourceError               a storage folder cannot be walked
+    ├── LegacyDatabaseError       the old PACS's database cannot be read as asked
     └── SampleError               the demo archive cannot be generated
 
 A file that is not readable DICOM is not an exception at this level: the scanner
@@ -30,6 +31,10 @@ class LedgerError(PacsflowError):
 
 class SourceError(PacsflowError):
     """A storage folder named in the network file cannot be walked."""
+
+
+class LegacyDatabaseError(PacsflowError):
+    """The legacy database cannot be reached, or its query is refused or malformed."""
 
 
 class SampleError(PacsflowError):

@@ -13,13 +13,34 @@ class Outcome(StrEnum):
     """Where an instance stands.
 
     ``pending`` until processed, then exactly one of the others. ``failed`` is
-    retryable; ``sinbinned`` carries the reason it was put aside.
+    retryable; ``sinbinned`` and ``skipped`` carry the reason (a route or a
+    reconciliation verdict).
     """
 
     PENDING = "pending"
     SENT = "sent"
     SINBINNED = "sinbinned"
     FAILED = "failed"
+    SKIPPED = "skipped"
+    """Sent nowhere on purpose: a verdict whose action is ``skip``; recorded only."""
+
+
+class Verdict(StrEnum):
+    """What reconciliation with the legacy database found wrong with an instance.
+
+    At most one per instance, the first that applies in this order.
+    """
+
+    NOT_IN_DATABASE = "not_in_database"
+    """No row of the legacy database has the instance's SOP Instance UID."""
+    STALE_FILE = "stale_file"
+    """The database holds the instance in another file, which is not on disk; for a
+    file (not an instance): a copy the database no longer points at."""
+    DUPLICATE_CONFLICT = "duplicate_conflict"
+    """On disk more than once with different content; the database does not say
+    which copy is right."""
+    EXCLUDED_STUDY = "excluded_study"
+    """The reconciled Study Instance UID is on the exclusion list."""
 
 
 class FileState(StrEnum):

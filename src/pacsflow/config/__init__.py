@@ -81,12 +81,24 @@ legacy_database
         when pacsflow connects, not when the file is loaded. Do not also put a password
         in ``url``.
     ``query``
-        SQL that returns one row per instance, each column named by the DICOM keyword
-        of the value it holds (``SOPInstanceUID``, ``StudyInstanceUID``, ``PatientID``,
-        ...) plus ``FilePath`` for the file's path as the old PACS stored it.
+        One SELECT that returns one row per instance (a row per file when the
+        database holds several files of one instance), each column named by the
+        DICOM keyword of the value it holds: ``SOPInstanceUID`` (required),
+        ``StudyInstanceUID``, ``PatientID``, ``PatientName`` ... (the database is
+        authoritative for every such column), plus optionally ``FilePath``, the file
+        the database holds for the instance: absolute, relative to its source, or
+        starting with the source's name. It runs in a read-only transaction;
+        anything but a single SELECT is refused.
 exclude_studies
-    Optional. A text file with one StudyInstanceUID per line; those studies are not
-    migrated. The file is read when a migration is planned, not at load time.
+    Optional. A text file with one StudyInstanceUID per line (``#`` starts a
+    comment); those studies, after reconciliation, are not migrated. The file is
+    read when a migration is reconciled, not at load time.
+verdicts
+    Optional. What becomes of instances that reconciliation puts a verdict on, per
+    verdict: ``not_in_database``, ``stale_file``, ``excluded_study`` and
+    ``duplicate_conflict``, each ``sinbin`` (the default: put aside with the verdict
+    as the reason), ``send`` (migrate anyway, header reconciled) or ``skip`` (send
+    nowhere; record the verdict, outcome ``skipped``).
 routes
     Required, at least one. Decides where each instance goes: the routes are tried in
     order and the first whose ``match`` fits wins. Each route has ``name`` (unique),
@@ -189,6 +201,7 @@ from pacsflow.config.sections import (
     RunOptions,
     ScanOptions,
     Source,
+    Verdicts,
 )
 
 
@@ -226,5 +239,6 @@ __all__ = [
     "ScanOptions",
     "Source",
     "TerminatorDestination",
+    "Verdicts",
     "load_network",
 ]

@@ -21,6 +21,7 @@ from pacsflow.config.sections import (
     RunOptions,
     ScanOptions,
     Source,
+    Verdicts,
     _Frozen,
 )
 from pacsflow.errors import ConfigError
@@ -47,12 +48,14 @@ class Network(_Frozen):
     """Destinations by name, each {dicom: {...}}, {folder: {...}} or {terminator:}."""
     sinbin: str | None = None
     """Name of the destination that receives every sin-binned instance."""
+    verdicts: Verdicts = Verdicts()
+    """Per reconciliation verdict: sinbin (default), send or skip."""
     scan: ScanOptions = ScanOptions()
     """How scans run, as {workers}."""
     run: RunOptions = RunOptions()
     """How runs send, as {order, workers, attempts, backoff, batch}."""
 
-    @field_validator("scan", "run", mode="before")
+    @field_validator("scan", "run", "verdicts", mode="before")
     @classmethod
     def _scan_may_be_blank(cls, value: object) -> object:
         """Read ``scan:`` with nothing after it as the defaults."""

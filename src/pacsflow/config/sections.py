@@ -79,6 +79,30 @@ class RunOptions(_Frozen):
     one study is larger."""
 
 
+VerdictAction = Literal["sinbin", "send", "skip"]
+"""What becomes of an instance with a reconciliation verdict."""
+
+
+class Verdicts(_Frozen):
+    """What to do with the instances reconciliation puts a verdict on.
+
+    ``sinbin`` (the default) puts the instance aside, as it is on disk, with the
+    verdict as its reason; ``send`` migrates it anyway, routed as usual and its header
+    reconciled where the database knows it; ``skip`` sends it nowhere and records
+    the verdict (outcome ``skipped``).
+    """
+
+    not_in_database: VerdictAction = "sinbin"
+    """The file's SOP Instance UID has no row in the legacy database (an orphan)."""
+    stale_file: VerdictAction = "sinbin"
+    """The database's FilePath for the UID names another file, not on disk."""
+    excluded_study: VerdictAction = "sinbin"
+    """The reconciled Study Instance UID is on the exclusion list."""
+    duplicate_conflict: VerdictAction = "sinbin"
+    """The UID is on disk more than once with different content, and the database
+    does not say which copy is right."""
+
+
 class LegacyDatabase(_Frozen):
     """The old PACS's database, read once to reconcile headers."""
 

@@ -8,6 +8,7 @@ ledger already knows (:func:`known_files`), writes what it read in batches
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +157,8 @@ def _row(scan_id: int, record: FileRecord) -> dict[str, Any]:
     }
     for column in HEADER_COLUMNS:
         row[column] = record.header.get(column)
+    attributes = record.header.get("attributes")
+    row["attributes"] = json.dumps(dict(attributes)) if attributes else None
     return row
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
-from pacsflow.ledger.schema import files, instances, scans
-from pacsflow.outcomes import Duplicate, FileState, Outcome
+from pacsflow.ledger.legacy import missing_on_disk_query
+from pacsflow.ledger.schema import changes, files, instances, legacy_snapshots, scans
+from pacsflow.outcomes import Duplicate, FileState, Outcome, Verdict
 
 UNREADABLE_LISTED = 1000
 """At most this many unreadable files are listed one by one; all are counted."""
@@ -63,6 +64,9 @@ class Status:
     sources: dict[str, SourceCounts]
     unreadable_files: list[UnreadableFile] = field(default_factory=list)
     last_scan: dict[str, Any] | None = None
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+    reconciliation: dict[str, Any] = field(default_factory=dict)
+    """Verdicts, header changes, stale copies, rows missing on disk, the snapshot."""
 
     def to_json(self) -> dict[str, Any]:
         """The status as JSON-ready values (the ``status --json`` document)."""
@@ -78,7 +82,9 @@ def read_status(connection: Connection) -> Status:
         vanished=sum(s.vanished for s in sources.values()),
         instances=connection.scalar(select(func.count()).select_from(instances)) or 0,
         outcomes=_outcomes(connection),
-        sinbin_reasons=_sinbin_reasons(connection),
+        sinbin_reasons=_reasons(connection, Outcome.SINBINNED),
+        skipped_reasons=_reasons(connection, Outcome.SKIPPED),
+        reconciliation=_reconciliation(connection),
         duplicates=_duplicates(connection),
         matrix=_matrix(connection),
         sources=sources,
@@ -115,15 +121,50 @@ def _outcomes(connection: Connection) -> dict[str, int]:
     return counts
 
 
-def _sinbin_reasons(connection: Connection) -> dict[str, int]:
-    """Sin-binned instances per reason."""
+def _reasons(connection: Connection, outcome: Outcome) -> dict[str, int]:
+    """Instances of one outcome per reason."""
     query = (
         select(instances.c.reason, func.count())
-        .where(instances.c.outcome == Outcome.SINBINNED.value)
+        .where(instances.c.outcome == outcome.value)
         .group_by(instances.c.reason)
         .order_by(instances.c.reason)
     )
     return {reason or "unknown": n for reason, n in connection.execute(query)}
+
+
+def _reconciliation(connection: Connection) -> dict[str, Any]:
+    """What reconciliation with the legacy database found and changed."""
+    by_attribute = select(changes.c.attribute, func.count()).group_by(
+        changes.c.attribute
+    )
+    verdicts = (
+        select(instances.c.verdict, func.count())
+        .where(instances.c.verdict.is_not(None))
+        .group_by(instances.c.verdict)
+    )
+    changed = select(func.count(func.distinct(changes.c.sop_instance_uid)))
+    stale = select(func.count()).where(files.c.verdict == Verdict.STALE_FILE.value)
+    snapshot = connection.execute(
+        select(legacy_snapshots).order_by(legacy_snapshots.c.id.desc()).limit(1)
+    ).first()
+    return {
+        "instances_changed": connection.scalar(changed) or 0,
+        "changes_by_attribute": dict(
+            sorted((k, v) for k, v in connection.execute(by_attribute))
+        ),
+        "missing_on_disk": connection.scalar(missing_on_disk_query(count=True)) or 0,
+        "verdicts": dict(sorted((k, v) for k, v in connection.execute(verdicts))),
+        "stale_files": connection.scalar(stale) or 0,
+        "snapshot": None
+        if snapshot is None
+        else {
+            "id": snapshot.id,
+            "taken_at": snapshot.started_at.isoformat(),
+            "database": snapshot.database,
+            "rows": snapshot.rows,
+            "instances": snapshot.instances,
+        },
+    }
 
 
 def _duplicates(connection: Connection) -> dict[str, int]:

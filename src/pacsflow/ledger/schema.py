@@ -20,6 +20,14 @@ marked ``vanished``. The schema changes only through the migrations in
 ``attempts``
     One row per attempt to deliver an instance: when, where, over which association,
     the DICOM status and what came of it.
+``legacy_snapshots``, ``legacy_instances``, ``legacy_files``
+    The old PACS's database as read by its query, once per snapshot: one row per
+    instance (the reconciled Study Instance UID and every authoritative attribute as
+    DICOM text, in JSON) and one per file the database holds for it.
+``changes``
+    The audit of header fixes: one row per attribute of an instance whose header
+    value differs from the database's (old value, new value). Patient-identifying
+    values live here and in the snapshot, never in a log.
 """
 
 from __future__ import annotations
@@ -87,6 +95,8 @@ files = Table(
     Column("study_date", String(8)),
     Column("series_number", Integer),
     Column("instance_number", Integer),
+    Column("attributes", Text),
+    Column("verdict", String(32)),
     UniqueConstraint("source", "folder", "name"),
     Index(None, "sop_instance_uid"),
     Index(None, "state"),
@@ -109,6 +119,7 @@ instances = Table(
     Column("destination", String(64)),
     Column("status", Integer),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("verdict", String(32)),
     Index(None, "outcome"),
     Index(None, "file_id"),
 )
@@ -139,5 +150,49 @@ attempts = Table(
     Column("result", String(16), nullable=False),
     Column("status", Integer),
     Column("detail", Text),
+    Index(None, "sop_instance_uid"),
+)
+
+legacy_snapshots = Table(
+    "legacy_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("database", String(255), nullable=False),
+    Column("rows", BigInteger, nullable=False, default=0),
+    Column("instances", BigInteger, nullable=False, default=0),
+    Column("columns", Text, nullable=False),
+)
+
+legacy_instances = Table(
+    "legacy_instances",
+    metadata,
+    Column("sop_instance_uid", UID, primary_key=True),
+    Column("study_instance_uid", UID),
+    Column("attributes", Text, nullable=False),
+    Column("snapshot_id", Integer, ForeignKey("legacy_snapshots.id"), nullable=False),
+)
+
+legacy_files = Table(
+    "legacy_files",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("sop_instance_uid", UID, nullable=False),
+    Column("source", String(64)),
+    Column("folder", String(1024), nullable=False),
+    Column("name", String(255), nullable=False),
+    Index(None, "sop_instance_uid"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("sop_instance_uid", UID, nullable=False),
+    Column("attribute", String(64), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
     Index(None, "sop_instance_uid"),
 )

@@ -22,6 +22,7 @@ from pacsflow.destinations.base import BatchResult, Result, RetryPolicy
 from pacsflow.executor import default_workers, make_executor
 from pacsflow.ledger.schema import instances
 from pacsflow.outcomes import Outcome
+from pacsflow.reconcile.prepare import Prepared, prepare
 from pacsflow.run.dispatch import Dispatcher
 from pacsflow.run.plan import Batch, Planner, pending_rows
 from pacsflow.run.record import (
@@ -56,12 +57,15 @@ class RunSummary:
     sent: int = 0
     sinbinned: int = 0
     failed: int = 0
+    skipped: int = 0
     left_pending: int = 0
     paused: dict[str, str] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     by_destination: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
     seconds: float = 0.0
+    prepared: Prepared | None = None
+    """What reconciliation did first."""
 
     @property
     def images_per_second(self) -> float:
@@ -104,10 +108,14 @@ def run_network(
             log.info(
                 "%d failed instances made pending again", reopen_failed(connection)
             )
+    prepared = prepare(network, engine, settling=not dry_run)
+    with engine.connect() as connection:
         pending = connection.scalar(
             select(func.count()).where(instances.c.outcome == Outcome.PENDING.value)
         )
-    summary = RunSummary(pending=pending or 0, dry_run=dry_run)
+    summary = RunSummary(pending=pending or 0, dry_run=dry_run, prepared=prepared)
+    summary.sinbinned = prepared.settled.get(Outcome.SINBINNED, 0)
+    summary.skipped = prepared.settled.get(Outcome.SKIPPED, 0)
     if observer is not None:
         observer.add_total(summary.pending)
 
@@ -134,11 +142,8 @@ def run_network(
 
     with engine.begin() as connection:
         finish_run(connection, run_id, tally)
-    summary.sent, summary.sinbinned, summary.failed = (
-        tally.sent,
-        tally.sinbinned,
-        tally.failed,
-    )
+    summary.sent, summary.failed = tally.sent, tally.failed
+    summary.sinbinned += tally.sinbinned
     summary.paused, summary.failures = dispatcher.paused, tally.failures
     summary.by_destination = tally.by_destination
     summary.left_pending = summary.pending - tally.sent - tally.sinbinned - tally.failed
@@ -185,4 +190,5 @@ def _record(
             result,
             sinbin=network.sinbin,
             tally=tally,
+            reasons=batch.reasons,
         )

@@ -19,8 +19,9 @@ from sqlalchemy import Connection, func, select
 
 from pacsflow.config import Network, Route
 from pacsflow.destinations.base import Item
-from pacsflow.ledger.schema import files, instances
+from pacsflow.ledger.schema import files, instances, legacy_instances
 from pacsflow.outcomes import Outcome
+from pacsflow.reconcile.verdicts import header_changes
 from pacsflow.routing import Facts, choose, tag_keywords
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,11 @@ class Batch:
 
     destination: str
     items: list[Item] = field(default_factory=list)
-    routes: dict[str, str] = field(default_factory=dict)
-    """SOP Instance UID → the name of the route that chose this destination."""
+    routes: dict[str, str | None] = field(default_factory=dict)
+    """SOP Instance UID → the name of the route that chose this destination (None
+    when a verdict sent it to the sin bin)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """SOP Instance UID → the verdict that sent it to the sin bin."""
 
     @property
     def size(self) -> int:
@@ -42,16 +46,27 @@ class Batch:
 
 
 def pending_rows(connection: Connection, order: str) -> Iterator[Any]:
-    """Pending instances with their primary file, study by study, streamed."""
+    """Pending instances with their primary file, study by study, streamed.
+
+    The study is the reconciled one (the legacy database's, else the header's), so
+    instances the database merged into a study travel with it.
+    """
+    joined = instances.join(files, instances.c.file_id == files.c.id).outerjoin(
+        legacy_instances,
+        legacy_instances.c.sop_instance_uid == instances.c.sop_instance_uid,
+    )
+    study = func.coalesce(
+        legacy_instances.c.study_instance_uid, files.c.study_instance_uid, ""
+    )
     by_study = (
         select(
-            files.c.study_instance_uid.label("study"),
+            study.label("study"),
             func.max(files.c.study_date).label("date"),
             func.min(files.c.id).label("first"),
         )
-        .select_from(instances.join(files, instances.c.file_id == files.c.id))
+        .select_from(joined)
         .where(instances.c.outcome == Outcome.PENDING.value)
-        .group_by(files.c.study_instance_uid)
+        .group_by(study)
         .subquery()
     )
     study_key = {
@@ -60,18 +75,18 @@ def pending_rows(connection: Connection, order: str) -> Iterator[Any]:
         "as_found": (by_study.c.first,),
     }[order]
     query = (
-        select(instances.c.sop_instance_uid, files)
-        .select_from(
-            instances.join(files, instances.c.file_id == files.c.id).join(
-                by_study,
-                func.coalesce(files.c.study_instance_uid, "")
-                == func.coalesce(by_study.c.study, ""),
-            )
+        select(
+            instances.c.sop_instance_uid,
+            instances.c.verdict,
+            files,
+            study.label("study"),
+            legacy_instances.c.attributes.label("legacy_attributes"),
         )
+        .select_from(joined.join(by_study, study == by_study.c.study))
         .where(instances.c.outcome == Outcome.PENDING.value)
         .order_by(
             *study_key,
-            files.c.study_instance_uid,
+            study,
             files.c.series_number,
             files.c.series_instance_uid,
             files.c.instance_number,
@@ -82,12 +97,23 @@ def pending_rows(connection: Connection, order: str) -> Iterator[Any]:
     yield from connection.execute(query)
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """One instance, where it goes, by which route or for which verdict."""
+
+    item: Item
+    destination: str
+    route: str | None
+    reason: str | None = None
+
+
 class Planner:
     """Turns the ledger's pending rows into batches for each destination."""
 
     def __init__(self, network: Network, *, dry_run: bool = False) -> None:
         self._network = network
         self._dry_run = dry_run
+        self._sinbin = network.sinbin or ""
         self._keywords = tag_keywords(network.routes)
         self._roots = {source.name: source.path for source in network.sources}
 
@@ -95,33 +121,51 @@ class Planner:
         """Batches of whole studies, in the order the rows come."""
         limit = self._network.run.batch
         open_batches: dict[str, Batch] = {}
-        study: list[tuple[Item, Route]] = []
+        study: list[_Placed] = []
         current: str | None = None
         for row in rows:
-            key = row.study_instance_uid or ""
-            if study and key != current:
+            if study and row.study != current:
                 yield from self._add_study(study, open_batches, limit)
                 study = []
-            current = key
-            study.append((self._item(row), self._route(row)))
+            current = row.study
+            study.append(self._place(row))
         if study:
             yield from self._add_study(study, open_batches, limit)
         yield from open_batches.values()
 
-    def destination_of(self, route: Route) -> str:
-        """Where a route sends, or the terminator's place on a dry run."""
-        return "dry-run" if self._dry_run else route.to
+    def _place(self, row: Any) -> _Placed:
+        """Where one pending instance goes, and why."""
+        verdict = row.verdict
+        if verdict is not None and self._sinbinned(verdict):
+            item = self._item(row, ())
+            return _Placed(item, self._destination(self._sinbin), None, verdict)
+        fixes = tuple(
+            (keyword, new)
+            for keyword, _old, new in header_changes(
+                row.attributes, row.legacy_attributes
+            )
+        )
+        route = self._route(row)
+        return _Placed(self._item(row, fixes), self._destination(route.to), route.name)
+
+    def _sinbinned(self, verdict: str) -> bool:
+        """Whether the verdict's action puts the instance in the sin bin."""
+        return bool(getattr(self._network.verdicts, verdict) == "sinbin")
+
+    def _destination(self, name: str) -> str:
+        """The destination's name, or the terminator's place on a dry run."""
+        return "dry-run" if self._dry_run else name
 
     def _add_study(
         self,
-        study: Sequence[tuple[Item, Route]],
+        study: Sequence[_Placed],
         open_batches: dict[str, Batch],
         limit: int,
     ) -> Iterator[Batch]:
         """Add one study's instances to the open batches; yield those that filled."""
-        parts: dict[str, list[tuple[Item, Route]]] = {}
-        for item, route in study:
-            parts.setdefault(self.destination_of(route), []).append((item, route))
+        parts: dict[str, list[_Placed]] = {}
+        for placed in study:
+            parts.setdefault(placed.destination, []).append(placed)
         for destination, part in parts.items():
             batch = open_batches.get(destination)
             if batch is not None and len(batch.items) + len(part) > limit:
@@ -129,23 +173,32 @@ class Planner:
                 batch = None
             if batch is None:
                 batch = open_batches[destination] = Batch(destination)
-            for item, route in part:
-                batch.items.append(item)
-                batch.routes[item.sop_instance_uid] = route.name
+            for placed in part:
+                uid = placed.item.sop_instance_uid
+                batch.items.append(placed.item)
+                batch.routes[uid] = placed.route
+                if placed.reason is not None:
+                    batch.reasons[uid] = placed.reason
             if len(batch.items) >= limit:
                 yield open_batches.pop(destination)
 
-    def _item(self, row: Any) -> Item:
-        """The worker's view of one pending instance."""
+    def _item(self, row: Any, fixes: tuple[tuple[str, str], ...]) -> Item:
+        """The worker's view of one pending instance, its header as reconciled."""
         path = Path(self._roots[row.source], row.folder, row.name)
+        fixed = dict(fixes)
         return Item(
             sop_instance_uid=row.sop_instance_uid,
             sop_class_uid=row.sop_class_uid,
             transfer_syntax=row.transfer_syntax,
             path=str(path),
             size=row.size,
-            study_instance_uid=row.study_instance_uid or "",
-            series_instance_uid=row.series_instance_uid or "",
+            study_instance_uid=fixed.get("StudyInstanceUID")
+            or row.study_instance_uid
+            or "",
+            series_instance_uid=fixed.get("SeriesInstanceUID")
+            or row.series_instance_uid
+            or "",
+            fixes=fixes,
         )
 
     def _route(self, row: Any) -> Route:

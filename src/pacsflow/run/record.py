@@ -91,17 +91,23 @@ def record_batch(
     connection: Connection,
     run_id: int,
     destination: str,
-    routes: Mapping[str, str],
+    routes: Mapping[str, str | None],
     result: BatchResult,
     *,
     sinbin: str | None,
     tally: Tally,
+    reasons: Mapping[str, str] | None = None,
 ) -> None:
-    """Write a finished batch's outcomes and attempts in one transaction."""
+    """Write a finished batch's outcomes and attempts in one transaction.
+
+    ``reasons`` gives the verdict of instances a verdict sent to the sin bin; others
+    sin-binned are so by their route.
+    """
     rows = [
         row
         for d in result.deliveries
-        if (row := _outcome_row(d, destination, routes, sinbin)) is not None
+        if (row := _outcome_row(d, destination, routes, sinbin, reasons or {}))
+        is not None
     ]
     if rows:
         connection.execute(
@@ -130,16 +136,21 @@ def record_batch(
 
 
 def _outcome_row(
-    delivery: Delivery, destination: str, routes: Mapping[str, str], sinbin: str | None
+    delivery: Delivery,
+    destination: str,
+    routes: Mapping[str, str | None],
+    sinbin: str | None,
+    reasons: Mapping[str, str],
 ) -> dict[str, Any] | None:
     """The instance's new ledger values, or None when it stays pending."""
     if delivery.result is Result.NOT_TRIED:
         return None
-    route = routes[delivery.sop_instance_uid]
+    uid = delivery.sop_instance_uid
+    route = routes[uid]
     if delivery.result is Result.FAILED:
         outcome, reason = Outcome.FAILED, None
     elif destination == sinbin:
-        outcome, reason = Outcome.SINBINNED, f"routed:{route}"
+        outcome, reason = Outcome.SINBINNED, reasons.get(uid) or f"routed:{route}"
     else:
         outcome, reason = Outcome.SENT, None
     return {

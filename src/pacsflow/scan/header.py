@@ -57,6 +57,34 @@ _WANTED = {
     0x00200013: "instance_number",
 }
 
+# The attributes a legacy database may be authoritative for (PS3.6 keywords), kept
+# as their raw bytes read as Latin-1 (lossless): reconciliation decodes them with the
+# file's Specific Character Set, which is kept too.
+RECONCILED = {
+    0x00080005: "SpecificCharacterSet",
+    0x00080020: "StudyDate",
+    0x00080030: "StudyTime",
+    0x00080050: "AccessionNumber",
+    0x00080060: "Modality",
+    0x00080080: "InstitutionName",
+    0x00080090: "ReferringPhysicianName",
+    0x00081030: "StudyDescription",
+    0x0008103E: "SeriesDescription",
+    0x00100010: "PatientName",
+    0x00100020: "PatientID",
+    0x00100021: "IssuerOfPatientID",
+    0x00100030: "PatientBirthDate",
+    0x00100040: "PatientSex",
+    0x00101000: "OtherPatientIDs",
+    0x00101010: "PatientAge",
+    0x00180015: "BodyPartExamined",
+    0x0020000D: "StudyInstanceUID",
+    0x0020000E: "SeriesInstanceUID",
+    0x00200010: "StudyID",
+    0x00200011: "SeriesNumber",
+    0x00200013: "InstanceNumber",
+}
+
 _UID_CHARS = frozenset("0123456789.")
 
 _TAG_NAMES = {
@@ -92,6 +120,8 @@ class Header:
     study_date: str | None
     series_number: int | None
     instance_number: int | None
+    attributes: tuple[tuple[str, str], ...] = ()
+    """(keyword, raw value as Latin-1 text) of the :data:`RECONCILED` elements."""
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
@@ -109,14 +139,17 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         if size == 0:
             raise UnreadableFileError("empty file (0 bytes)")
         try:
-            values, pixel_data = _Walker(fp, size).walk()
+            walker = _Walker(fp, size)
+            values, pixel_data = walker.walk()
         except _NeedsPydicomError as exc:
             log.debug("%s: %s; asking pydicom", path, exc)
             return _read_with_pydicom(path, str(exc))
-    return _header_from(values, pixel_data)
+    return _header_from(values, pixel_data, walker.attributes)
 
 
-def _header_from(values: dict[str, str], pixel_data: bool) -> Header:
+def _header_from(
+    values: dict[str, str], pixel_data: bool, attributes: dict[str, str]
+) -> Header:
     """Check the required values and build the header."""
     sop_class = values.get("sop_class_uid") or values.get("media_sop_class_uid")
     sop_instance = values.get("sop_instance_uid") or values.get(
@@ -143,6 +176,7 @@ def _header_from(values: dict[str, str], pixel_data: bool) -> Header:
         study_date=(values.get("study_date") or "")[:8] or None,
         series_number=_to_int(values.get("series_number")),
         instance_number=_to_int(values.get("instance_number")),
+        attributes=tuple(sorted(attributes.items())),
     )
 
 
@@ -170,6 +204,7 @@ class _Walker:
         self._buf = b""
         self._start = 0  # file offset of self._buf[0]
         self.values: dict[str, str] = {}
+        self.attributes: dict[str, str] = {}
 
     def walk(self) -> tuple[dict[str, str], bool]:
         """Return the wanted values and whether the data set has pixel data."""
@@ -235,8 +270,14 @@ class _Walker:
     def _keep(self, tag: int, pos: int, length: int) -> None:
         """Remember the value of a wanted element."""
         name = _WANTED.get(tag)
-        if name is not None and length <= _MAX_VALUE and name not in self.values:
-            self.values[name] = _decode(self._bytes(pos, length))
+        keyword = RECONCILED.get(tag)
+        if length > _MAX_VALUE or (name is None and keyword is None):
+            return
+        raw = self._bytes(pos, length)
+        if name is not None and name not in self.values:
+            self.values[name] = _decode(raw)
+        if keyword is not None and keyword not in self.attributes:
+            self.attributes[keyword] = _decode(raw)
 
     def _dataset(self, pos: int, end: int, explicit: bool, depth: int) -> bool:
         """Walk a data set to ``end`` (or to pixel data); True if it has pixel data."""
@@ -351,6 +392,11 @@ def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
             if tag in ds or (tag >> 16 == 2 and tag in ds.file_meta)
         }
         pixel_data = any(tag in ds for tag in _PIXEL_TAGS)
+        attributes = {
+            keyword: _raw_text(ds, tag)
+            for tag, keyword in RECONCILED.items()
+            if tag in ds
+        }
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
     except (struct.error, OverflowError, NotImplementedError, AttributeError) as exc:
@@ -362,7 +408,16 @@ def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
             IMPLICIT_VR_LITTLE_ENDIAN
         )
         values["transfer_syntax"] = str(syntax)
-    return _header_from(values, pixel_data)
+    return _header_from(values, pixel_data, attributes)
+
+
+def _raw_text(ds: object, tag: int) -> str:
+    """An element's raw value as Latin-1 text (as the fast walker keeps it)."""
+    element = ds.get_item(tag)  # type: ignore[attr-defined]
+    value = element.value
+    if isinstance(value, bytes):
+        return _decode(value)
+    return str(value if value is not None else "").strip(" \x00")
 
 
 def _pydicom_value(ds: object, tag: int) -> str:

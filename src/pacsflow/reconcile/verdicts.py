@@ -1,0 +1,365 @@
+"""Verdicts and header changes for every pending instance, decided set-wise.
+
+:func:`reconcile` runs after a scan and before a run is planned, over the instances
+still ``pending`` (what was sent keeps its history):
+
+1. **Copies.** A UID on disk more than once, where the snapshot's FilePath names
+   exactly one of the copies, is pointed at that copy; the other copies whose content
+   differs are marked ``stale_file`` in ``files`` (left behind by a merge or a
+   re-point). Nothing is deleted.
+2. **Verdicts**, the first that applies (see :class:`~pacsflow.outcomes.Verdict`):
+   ``not_in_database``, ``stale_file``, ``duplicate_conflict``, ``excluded_study``.
+3. **Changes.** Every attribute the database holds for the instance and whose header
+   value differs is written to ``changes`` (old → new) for audit and review; the
+   same comparison gives the fixes a worker applies when it sends.
+
+:func:`settle` then gives the instances whose verdict is not to be delivered their
+outcome: ``skipped``, or ``sinbinned`` when no sin-bin destination is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
+
+from pacsflow.config import Network
+from pacsflow.errors import ConfigError
+from pacsflow.ledger.index import now
+from pacsflow.ledger.legacy import missing_on_disk_query, path_matches
+from pacsflow.ledger.schema import (
+    changes,
+    files,
+    instances,
+    legacy_files,
+    legacy_instances,
+    legacy_snapshots,
+)
+from pacsflow.outcomes import Duplicate, FileState, Outcome, Verdict
+from pacsflow.reconcile.values import decoded_header, differences
+
+log = logging.getLogger(__name__)
+
+_WRITE_BATCH = 2000
+
+_PENDING = instances.c.outcome == Outcome.PENDING.value
+
+
+@dataclass
+class ReconcileSummary:
+    """What one reconciliation found among the pending instances."""
+
+    instances: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    instances_changed: int = 0
+    changes_by_attribute: dict[str, int] = field(default_factory=dict)
+    repointed: int = 0
+    stale_files: int = 0
+    missing_on_disk: int = 0
+    snapshot: bool = False
+    """Whether a legacy snapshot was there to reconcile with."""
+
+
+def read_exclusions(path: Path | None) -> frozenset[str]:
+    """The Study Instance UIDs of an exclusion list (``#`` starts a comment).
+
+    Raises
+    ------
+    ConfigError
+        If the file named by ``exclude_studies`` cannot be read.
+    """
+    if path is None:
+        return frozenset()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"exclude_studies: cannot read {path} ({exc}); fix the path in the "
+            "network file or create the file (one StudyInstanceUID per line)"
+        ) from exc
+    uids = (line.split("#", 1)[0].strip(" \t\x00") for line in lines)
+    return frozenset(uid for uid in uids if uid)
+
+
+def has_snapshot(connection: Connection) -> bool:
+    """Whether the ledger holds a finished legacy snapshot."""
+    query = select(legacy_snapshots.c.id).where(
+        legacy_snapshots.c.finished_at.is_not(None)
+    )
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def reconcile(network: Network, engine: Engine) -> ReconcileSummary:
+    """Decide the verdict and the changes of every pending instance.
+
+    Parameters
+    ----------
+    network : Network
+        The network file (exclusion list).
+    engine : Engine
+        The ledger, scanned, with the legacy snapshot if there is one.
+
+    Returns
+    -------
+    ReconcileSummary
+    """
+    exclusions = read_exclusions(network.exclude_studies)
+    summary = ReconcileSummary()
+    with engine.begin() as connection:
+        summary.snapshot = has_snapshot(connection)
+        resolved = _choose_copies(connection, summary) if summary.snapshot else set()
+    with engine.connect() as reader, engine.begin() as writer:
+        writer.execute(update(instances).where(_PENDING).values(verdict=None))
+        pending = select(instances.c.sop_instance_uid).where(_PENDING)
+        writer.execute(delete(changes).where(changes.c.sop_instance_uid.in_(pending)))
+        judge = _Judge(exclusions, resolved, summary)
+        for chunk in _chunks(reader.execute(_pending_query()), _WRITE_BATCH):
+            _write(writer, [judge(row) for row in chunk])
+        if summary.snapshot:
+            summary.missing_on_disk = writer.scalar(missing_on_disk_query(count=True))
+    log.info(
+        "reconciled %d pending instances: %d with header changes, verdicts %s",
+        summary.instances,
+        summary.instances_changed,
+        summary.verdicts or "none",
+    )
+    return summary
+
+
+def _choose_copies(connection: Connection, summary: ReconcileSummary) -> set[str]:
+    """Point duplicated UIDs at the copy the database names; mark the stale ones."""
+    duplicated = select(instances.c.sop_instance_uid).where(
+        _PENDING, instances.c.copies > 1
+    )
+    connection.execute(
+        update(files)
+        .where(files.c.verdict.is_not(None), files.c.sop_instance_uid.in_(duplicated))
+        .values(verdict=None)
+    )
+    named = exists().where(
+        legacy_files.c.sop_instance_uid == files.c.sop_instance_uid, path_matches()
+    )
+    rows = connection.execute(
+        select(files.c.id, files.c.sop_instance_uid, files.c.content_hash, named)
+        .where(
+            files.c.state == FileState.INDEXED.value,
+            files.c.sop_instance_uid.in_(duplicated),
+        )
+        .order_by(files.c.sop_instance_uid, files.c.id)
+    ).all()
+    by_uid: dict[str, list[Any]] = {}
+    for row in rows:
+        by_uid.setdefault(row.sop_instance_uid, []).append(row)
+    resolved, primary, stale = set(), [], []
+    for uid, copies in by_uid.items():
+        current = [copy for copy in copies if copy[3]]
+        if len(current) != 1:
+            continue
+        resolved.add(uid)
+        primary.append({"_uid": uid, "file_id": current[0].id})
+        kept = current[0]
+        stale += [
+            {"_id": c.id}
+            for c in copies
+            if c.id != kept.id
+            and (c.content_hash is None or c.content_hash != kept.content_hash)
+        ]
+    if primary:
+        connection.execute(
+            update(instances)
+            .where(instances.c.sop_instance_uid == bindparam("_uid"))
+            .values(file_id=bindparam("file_id")),
+            primary,
+        )
+    if stale:
+        connection.execute(
+            update(files)
+            .where(files.c.id == bindparam("_id"))
+            .values(verdict=Verdict.STALE_FILE.value),
+            stale,
+        )
+    summary.repointed, summary.stale_files = len(primary), len(stale)
+    return resolved
+
+
+def _pending_query() -> Select[Any]:
+    """Pending instances with their primary file and what the snapshot knows."""
+    uid = instances.c.sop_instance_uid
+    has_paths = exists().where(legacy_files.c.sop_instance_uid == uid)
+    on_disk_file = files.alias("on_disk")
+    path_on_disk = exists().where(
+        legacy_files.c.sop_instance_uid == uid,
+        on_disk_file.c.sop_instance_uid == uid,
+        on_disk_file.c.state == FileState.INDEXED.value,
+        path_matches(on_disk_file),
+    )
+    return (
+        select(
+            uid,
+            instances.c.duplicate,
+            files.c.study_instance_uid,
+            files.c.attributes,
+            legacy_instances.c.sop_instance_uid.label("known"),
+            legacy_instances.c.study_instance_uid.label("legacy_study"),
+            legacy_instances.c.attributes.label("legacy_attributes"),
+            has_paths.label("has_paths"),
+            path_on_disk.label("path_on_disk"),
+        )
+        .select_from(
+            instances.join(files, files.c.id == instances.c.file_id).outerjoin(
+                legacy_instances, legacy_instances.c.sop_instance_uid == uid
+            )
+        )
+        .where(_PENDING)
+        .execution_options(stream_results=True, yield_per=_WRITE_BATCH)
+    )
+
+
+@dataclass
+class _Judgement:
+    """One instance's verdict and changes."""
+
+    uid: str
+    verdict: Verdict | None
+    changed: list[tuple[str, str, str]]
+
+
+class _Judge:
+    """Decides one pending instance at a time, counting into the summary."""
+
+    def __init__(
+        self, exclusions: frozenset[str], resolved: set[str], summary: ReconcileSummary
+    ) -> None:
+        self._exclusions = exclusions
+        self._resolved = resolved
+        self._summary = summary
+
+    def __call__(self, row: Any) -> _Judgement:
+        """The verdict and changes of one row of :func:`_pending_query`."""
+        changed = header_changes(row.attributes, row.legacy_attributes)
+        verdict = self._verdict(row)
+        summary = self._summary
+        summary.instances += 1
+        if verdict is not None:
+            summary.verdicts[verdict.value] = summary.verdicts.get(verdict.value, 0) + 1
+        if changed:
+            summary.instances_changed += 1
+            by_attribute = summary.changes_by_attribute
+            for keyword, _old, _new in changed:
+                by_attribute[keyword] = by_attribute.get(keyword, 0) + 1
+        return _Judgement(row.sop_instance_uid, verdict, changed)
+
+    def _verdict(self, row: Any) -> Verdict | None:
+        """The first verdict that applies, if any."""
+        if self._summary.snapshot and row.known is None:
+            return Verdict.NOT_IN_DATABASE
+        if self._summary.snapshot and row.has_paths and not row.path_on_disk:
+            return Verdict.STALE_FILE
+        if (
+            row.duplicate == Duplicate.DIFFERENT_CONTENT.value
+            and row.sop_instance_uid not in self._resolved
+        ):
+            return Verdict.DUPLICATE_CONFLICT
+        study = row.legacy_study or row.study_instance_uid
+        if study in self._exclusions:
+            return Verdict.EXCLUDED_STUDY
+        return None
+
+
+def header_changes(
+    attributes: str | None, legacy_attributes: str | None
+) -> list[tuple[str, str, str]]:
+    """(keyword, header value, database value) where a file's header and the
+    snapshot disagree; both arguments are the ledger's JSON columns."""
+    if legacy_attributes is None:
+        return []
+    header = decoded_header(json.loads(attributes) if attributes else {})
+    database: Mapping[str, str] = json.loads(legacy_attributes)
+    return differences(header, database)
+
+
+def _write(writer: Connection, judgements: list[_Judgement]) -> None:
+    """Record a chunk's verdicts and changes."""
+    verdicts = [
+        {"_uid": j.uid, "verdict": j.verdict.value}
+        for j in judgements
+        if j.verdict is not None
+    ]
+    if verdicts:
+        writer.execute(
+            update(instances)
+            .where(instances.c.sop_instance_uid == bindparam("_uid"))
+            .values(verdict=bindparam("verdict")),
+            verdicts,
+        )
+    at = now()
+    rows = [
+        {
+            "sop_instance_uid": j.uid,
+            "attribute": keyword,
+            "old_value": old,
+            "new_value": new,
+            "at": at,
+        }
+        for j in judgements
+        for keyword, old, new in j.changed
+    ]
+    if rows:
+        writer.execute(insert(changes), rows)
+
+
+def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:
+    """Rows in lists of at most ``size``."""
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def settle(connection: Connection, network: Network) -> dict[str, int]:
+    """Give pending instances whose verdict is not delivered their outcome.
+
+    A verdict whose action is ``skip`` ends ``skipped``; ``sinbin`` without a sin-bin
+    destination ends ``sinbinned`` (recorded only). The verdict is the reason.
+
+    Returns
+    -------
+    dict
+        Outcome → instances settled.
+    """
+    settled: Counter[str] = Counter()
+    for verdict in Verdict:
+        action = getattr(network.verdicts, verdict.value)
+        if action == "skip":
+            outcome = Outcome.SKIPPED
+        elif action == "sinbin" and network.sinbin is None:
+            outcome = Outcome.SINBINNED
+        else:
+            continue
+        result = connection.execute(
+            update(instances)
+            .where(_PENDING, instances.c.verdict == verdict.value)
+            .values(outcome=outcome.value, reason=verdict.value, updated_at=now())
+        )
+        settled[outcome.value] += int(result.rowcount or 0)
+    return dict(settled)
