@@ -27,6 +27,8 @@ class Item:
     size: int
     study_instance_uid: str
     series_instance_uid: str
+    fixes: tuple[tuple[str, str], ...] = ()
+    """(keyword, value) header fixes from reconciliation, applied when sent."""
 
 
 class Result(StrEnum):
