@@ -8,12 +8,9 @@ columns, NULL accession numbers and Windows UNC file paths.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     CHAR,
@@ -23,29 +20,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Time,
     create_engine,
     insert,
 )
 
-JOINED_QUERY = """\
-SELECT i.sop_instance_uid AS SOPInstanceUID,
-       st.study_uid AS StudyInstanceUID,
-       se.series_uid AS SeriesInstanceUID,
-       p.patient_id AS PatientID,
-       p.patient_name AS PatientName,
-       p.birth_date AS PatientBirthDate,
-       st.accession_number AS AccessionNumber,
-       st.study_date AS StudyDate,
-       CONCAT(s.name, '/', f.path) AS FilePath
-FROM instance i
-JOIN series se ON se.pk = i.series_fk
-JOIN study st ON st.pk = se.study_fk
-JOIN patient p ON p.pk = st.patient_fk
-LEFT JOIN file f ON f.instance_fk = i.pk
-LEFT JOIN storage s ON s.pk = f.storage_fk
-ORDER BY i.pk, f.pk
-"""
+from pacsflow.sample.export import native
 
 FLAT_QUERY = """\
 SELECT sop_uid AS SOPInstanceUID, study_uid AS StudyInstanceUID,
@@ -66,91 +45,6 @@ JOIN patient p ON p.pk = st.patient_fk
 LEFT JOIN file f ON f.instance_fk = i.pk
 LEFT JOIN storage s ON s.pk = f.storage_fk
 """
-
-
-def _joined_tables(metadata: MetaData) -> list[Table]:
-    """The sample's schema with native column types."""
-    return [
-        Table(
-            "patient",
-            metadata,
-            Column("pk", Integer, primary_key=True),
-            Column("patient_id", String(64)),
-            Column("patient_name", String(250)),
-            Column("birth_date", Date),
-            Column("sex", String(1)),
-        ),
-        Table(
-            "study",
-            metadata,
-            Column("pk", Integer, primary_key=True),
-            Column("patient_fk", Integer),
-            Column("study_uid", String(64)),
-            Column("accession_number", String(16)),
-            Column("study_date", Date),
-            Column("study_time", Time),
-            Column("description", String(64)),
-        ),
-        Table(
-            "series",
-            metadata,
-            Column("pk", Integer, primary_key=True),
-            Column("study_fk", Integer),
-            Column("series_uid", String(64)),
-            Column("modality", String(16)),
-            Column("series_number", Integer),
-        ),
-        Table(
-            "instance",
-            metadata,
-            Column("pk", Integer, primary_key=True),
-            Column("series_fk", Integer),
-            Column("sop_instance_uid", String(64)),
-            Column("sop_class_uid", String(64)),
-            Column("instance_number", Integer),
-        ),
-        Table(
-            "storage",
-            metadata,
-            Column("pk", Integer, primary_key=True),
-            Column("name", String(64)),
-            Column("root", String(255)),
-        ),
-        Table(
-            "file",
-            metadata,
-            Column("pk", Integer, primary_key=True),
-            Column("instance_fk", Integer),
-            Column("storage_fk", Integer),
-            Column("path", String(255)),
-            Column("size", Integer),
-        ),
-    ]
-
-
-def _native(value: Any) -> Any:
-    """SQLite's ISO text dates and times as Python dates and times."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return dt.date.fromisoformat(value)
-    if isinstance(value, str) and re.fullmatch(r"\d{2}:\d{2}:\d{2}", value):
-        return dt.time.fromisoformat(value)
-    return value
-
-
-def load_joined(sample: Path, url: str) -> None:
-    """Copy the sample's legacy.db, table by table, into the database at ``url``."""
-    metadata = MetaData()
-    tables = _joined_tables(metadata)
-    engine = create_engine(url)
-    metadata.create_all(engine)
-    with closing(sqlite3.connect(sample / "legacy.db")) as source, engine.begin() as c:
-        for table in tables:
-            rows = source.execute(f"SELECT * FROM {table.name}").fetchall()
-            names = [column.name for column in table.columns]
-            values = [dict(zip(names, map(_native, row), strict=True)) for row in rows]
-            if values:
-                c.execute(insert(table), values)
-    engine.dispose()
 
 
 def load_flat(sample: Path, url: str) -> None:
@@ -177,7 +71,7 @@ def load_flat(sample: Path, url: str) -> None:
         rows = source.execute(_FLAT_ROWS).fetchall()
         c.execute(
             insert(table),
-            [dict(zip(names, map(_native, row), strict=True)) for row in rows],
+            [dict(zip(names, map(native, row), strict=True)) for row in rows],
         )
     engine.dispose()
 

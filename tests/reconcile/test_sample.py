@@ -16,14 +16,10 @@ from pathlib import Path
 import pytest
 
 from pacsflow.cli import main
-from pacsflow.sample import SampleManifest, generate_sample, load_manifest
-from tests.reconcile.legacy import (
-    FLAT_QUERY,
-    JOINED_QUERY,
-    load_flat,
-    load_joined,
-    use_legacy,
-)
+from pacsflow.sample import generate_sample, load_manifest
+from pacsflow.sample.export import SERVER_QUERY, export_legacy
+from tests.reconcile.expect import expected_changes, expected_verdicts
+from tests.reconcile.legacy import FLAT_QUERY, load_flat, use_legacy
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +41,7 @@ Loader = Callable[[Path, str], None]
 LEGACY = [
     pytest.param(None, None, None, id="sqlite"),
     pytest.param(
-        "postgres_url", load_joined, JOINED_QUERY, id="postgresql-joined",
+        "postgres_url", export_legacy, SERVER_QUERY, id="postgresql-joined",
         marks=pytest.mark.postgres,
     ),
     pytest.param(
@@ -53,7 +49,7 @@ LEGACY = [
         marks=pytest.mark.postgres,
     ),
     pytest.param(
-        "mariadb_url", load_joined, JOINED_QUERY, id="mariadb-joined",
+        "mariadb_url", export_legacy, SERVER_QUERY, id="mariadb-joined",
         marks=pytest.mark.mariadb,
     ),
     pytest.param(
@@ -73,40 +69,6 @@ def reconcile(
     summary = json.loads(capsys.readouterr().out)
     with report.open(encoding="utf-8") as stream:
         return summary, list(csv.DictReader(stream))
-
-
-def expected_verdicts(manifest: SampleManifest) -> dict[str, str]:
-    """SOP Instance UID → the verdict the manifest implies, first one winning."""
-    header_study = {
-        f.sop_instance_uid: f.study_instance_uid for f in manifest.files if f.readable
-    }
-    database_study = dict(header_study)
-    database_study.update(
-        {m.sop_instance_uid: m.database_study for m in manifest.merged}
-    )
-    stale = {s.sop_instance_uid for s in manifest.stale_files}
-    verdicts: dict[str, str] = {}
-    for uid in header_study:
-        if uid in manifest.orphans:
-            verdicts[uid] = "not_in_database"
-        elif uid in manifest.duplicates_different_content and uid not in stale:
-            verdicts[uid] = "duplicate_conflict"
-        elif database_study[uid] in manifest.excluded_studies:
-            verdicts[uid] = "excluded_study"
-    return verdicts
-
-
-def expected_changes(manifest: SampleManifest) -> set[tuple[str, str, str, str]]:
-    """Every (uid, attribute, header value, database value) the manifest planted."""
-    drift = {
-        (d.sop_instance_uid, d.attribute, d.header, d.database)
-        for d in manifest.header_drift
-    }
-    merged = {
-        (m.sop_instance_uid, "StudyInstanceUID", m.header_study, m.database_study)
-        for m in manifest.merged
-    }
-    return drift | merged
 
 
 @pytest.mark.parametrize(("server", "loader", "query"), LEGACY)

@@ -120,13 +120,22 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     with engine.connect() as connection:
         rows = connection.execute(
-            select(instances.c.sop_instance_uid, instances.c.outcome)
+            select(instances.c.sop_instance_uid, instances.c.outcome).where(
+                instances.c.verdict.is_(None)
+            )
+        ).all()
+        put_aside = connection.execute(
+            select(instances.c.outcome, instances.c.reason).where(
+                instances.c.verdict.is_not(None)
+            )
         ).all()
         tries = connection.execute(
             select(attempts.c.sop_instance_uid, attempts.c.run_id, attempts.c.result)
         ).all()
     engine.dispose()
     assert {outcome for _, outcome in rows} == {"sent"}
+    # the sample's conflicting duplicate: no sin bin here, so recorded only
+    assert set(put_aside) == {("sinbinned", "duplicate_conflict")}
     assert set(receiver.uids) == {uid for uid, _ in rows}, "a sent instance is missing"
     first_run = {uid for uid, run_id, _ in tries if run_id == 1}
     second_run = {uid for uid, run_id, _ in tries if run_id == 2}

@@ -81,6 +81,25 @@ def dataset_bytes(path: str | os.PathLike[str]) -> tuple[str, bytes]:
     return syntax, data
 
 
+def split_file(data: bytes, name: str) -> tuple[str, bytes]:
+    """Split a whole Part 10 file held in memory: (transfer syntax, data set bytes).
+
+    Raises
+    ------
+    UnreadableDatasetError
+        As :func:`dataset_bytes` does; ``name`` says which file it was.
+    """
+    try:
+        syntax, end = _parse_meta(data, True)
+    except _MetaError as exc:
+        raise UnreadableDatasetError(name, str(exc)) from exc
+    if end >= len(data):
+        raise UnreadableDatasetError(
+            name, f"there is no data set after the file meta group (byte {end})"
+        )
+    return syntax, data[end:]
+
+
 def _parse_meta(head: bytes, whole: bool) -> tuple[str, int]:
     """Walk the meta group in ``head``: (transfer syntax, offset of the data set)."""
     if len(head) < _META_START:
