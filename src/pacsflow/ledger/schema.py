@@ -120,6 +120,7 @@ instances = Table(
     Column("status", Integer),
     Column("attempts", Integer, nullable=False, default=0),
     Column("verdict", String(32)),
+    Column("fixes", Text),
     Index(None, "outcome"),
     Index(None, "file_id"),
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 
@@ -192,11 +192,13 @@ def differences(
     return found
 
 
-def decoded_header(attributes: Mapping[str, str]) -> dict[str, str]:
-    """Every reconciled value of a file's header, decoded (:func:`from_header`)."""
+def decoded_header(
+    attributes: Mapping[str, str], wanted: Iterable[str]
+) -> dict[str, str]:
+    """The ``wanted`` values of a file's header, decoded (:func:`from_header`)."""
     charset = attributes.get("SpecificCharacterSet")
     return {
-        keyword: from_header(keyword, raw, charset)
-        for keyword, raw in attributes.items()
-        if keyword != "SpecificCharacterSet"
+        keyword: from_header(keyword, attributes[keyword], charset)
+        for keyword in wanted
+        if keyword in attributes
     }

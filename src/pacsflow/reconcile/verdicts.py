@@ -10,8 +10,9 @@ still ``pending`` (what was sent keeps its history):
 2. **Verdicts**, the first that applies (see :class:`~pacsflow.outcomes.Verdict`):
    ``not_in_database``, ``stale_file``, ``duplicate_conflict``, ``excluded_study``.
 3. **Changes.** Every attribute the database holds for the instance and whose header
-   value differs is written to ``changes`` (old → new) for audit and review; the
-   same comparison gives the fixes a worker applies when it sends.
+   value differs is written to ``changes`` (old → new) for audit and review, and the
+   new values to ``instances.fixes`` (JSON), which the planner hands to the worker
+   that applies them as it sends.
 
 :func:`settle` then gives the instances whose verdict is not to be delivered their
 outcome: ``skipped``, or ``sinbinned`` when no sin-bin destination is configured.
@@ -125,7 +126,9 @@ def reconcile(network: Network, engine: Engine) -> ReconcileSummary:
         summary.snapshot = has_snapshot(connection)
         resolved = _choose_copies(connection, summary) if summary.snapshot else set()
     with engine.connect() as reader, engine.begin() as writer:
-        writer.execute(update(instances).where(_PENDING).values(verdict=None))
+        writer.execute(
+            update(instances).where(_PENDING).values(verdict=None, fixes=None)
+        )
         pending = select(instances.c.sop_instance_uid).where(_PENDING)
         writer.execute(delete(changes).where(changes.c.sop_instance_uid.in_(pending)))
         judge = _Judge(exclusions, resolved, summary)
@@ -289,24 +292,32 @@ def header_changes(
     snapshot disagree; both arguments are the ledger's JSON columns."""
     if legacy_attributes is None:
         return []
-    header = decoded_header(json.loads(attributes) if attributes else {})
     database: Mapping[str, str] = json.loads(legacy_attributes)
-    return differences(header, database)
+    raw = json.loads(attributes) if attributes else {}
+    return differences(decoded_header(raw, database), database)
 
 
 def _write(writer: Connection, judgements: list[_Judgement]) -> None:
     """Record a chunk's verdicts and changes."""
-    verdicts = [
-        {"_uid": j.uid, "verdict": j.verdict.value}
+    decided = [
+        {
+            "_uid": j.uid,
+            "verdict": None if j.verdict is None else j.verdict.value,
+            "fixes": json.dumps(
+                {k: new for k, _old, new in j.changed}, ensure_ascii=False
+            )
+            if j.changed
+            else None,
+        }
         for j in judgements
-        if j.verdict is not None
+        if j.verdict is not None or j.changed
     ]
-    if verdicts:
+    if decided:
         writer.execute(
             update(instances)
             .where(instances.c.sop_instance_uid == bindparam("_uid"))
-            .values(verdict=bindparam("verdict")),
-            verdicts,
+            .values(verdict=bindparam("verdict"), fixes=bindparam("fixes")),
+            decided,
         )
     at = now()
     rows = [

@@ -9,6 +9,7 @@ whole studies up to the batch size (one study larger than that is a batch alone)
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from pacsflow.config import Network, Route
 from pacsflow.destinations.base import Item
 from pacsflow.ledger.schema import files, instances, legacy_instances
 from pacsflow.outcomes import Outcome
-from pacsflow.reconcile.verdicts import header_changes
 from pacsflow.routing import Facts, choose, tag_keywords
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def pending_rows(connection: Connection, order: str) -> Iterator[Any]:
             instances.c.verdict,
             files,
             study.label("study"),
-            legacy_instances.c.attributes.label("legacy_attributes"),
+            instances.c.fixes,
         )
         .select_from(joined.join(by_study, study == by_study.c.study))
         .where(instances.c.outcome == Outcome.PENDING.value)
@@ -139,12 +139,7 @@ class Planner:
         if verdict is not None and self._sinbinned(verdict):
             item = self._item(row, ())
             return _Placed(item, self._destination(self._sinbin), None, verdict)
-        fixes = tuple(
-            (keyword, new)
-            for keyword, _old, new in header_changes(
-                row.attributes, row.legacy_attributes
-            )
-        )
+        fixes = tuple(json.loads(row.fixes).items()) if row.fixes else ()
         route = self._route(row)
         return _Placed(self._item(row, fixes), self._destination(route.to), route.name)
 

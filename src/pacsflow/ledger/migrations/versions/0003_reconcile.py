@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("verdict", sa.String(32)))
     with op.batch_alter_table("instances") as batch:
         batch.add_column(sa.Column("verdict", sa.String(32)))
+        batch.add_column(sa.Column("fixes", sa.Text))
     op.execute("UPDATE files SET mtime_ns = -1 WHERE state = 'indexed'")
     op.create_table(
         "legacy_snapshots",
@@ -85,6 +86,7 @@ def downgrade() -> None:
     op.drop_table("legacy_instances")
     op.drop_table("legacy_snapshots")
     with op.batch_alter_table("instances") as batch:
+        batch.drop_column("fixes")
         batch.drop_column("verdict")
     with op.batch_alter_table("files") as batch:
         batch.drop_column("verdict")
