@@ -41,6 +41,7 @@ from pacsflow.dicom.errors import (
     UnreadableDatasetError,
 )
 from pacsflow.dicom.status import StatusCategory, describe
+from pacsflow.reconcile.fix import HeaderFixError, patched_dataset
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,11 @@ class DicomSender:
         """Store one instance, retrying what is worth it; None if the link is lost."""
         item = turn.item
         try:
-            syntax, data = dataset_bytes(item.path)
-        except (UnreadableDatasetError, OSError) as exc:
+            if item.fixes:
+                syntax, data = patched_dataset(item.path, item.fixes)
+            else:
+                syntax, data = dataset_bytes(item.path)
+        except (UnreadableDatasetError, HeaderFixError, OSError) as exc:
             turn.attempts.append(Attempt(now(), "failed", detail=str(exc)))
             return turn.end(Result.FAILED, detail=str(exc))
         while True:

@@ -1,9 +1,10 @@
 """The folder destination: each instance as a DICOM file in a tree of UIDs.
 
 ``<folder>/<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm``: the
-original file, byte for byte. Every path component is a UID checked to be digits and
-dots, never raw header text, so a header cannot steer a file out of the folder; a
-value that is not a plain UID is replaced by a hash of it. Files are written to a
+original file, byte for byte, or with its header reconciled (pixel data untouched).
+Every path component is a UID checked to be digits and dots, never raw header text,
+so a header cannot steer a file out of the folder; a value that is not a plain UID is
+replaced by a hash of it. Files are written to a
 temporary name and renamed, so a reader never sees half a file. A full or unwritable
 disk pauses the destination: nothing is recorded as stored that was not written.
 """
@@ -16,8 +17,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from pacsflow.destinations.base import (
     BatchResult,
@@ -27,6 +29,7 @@ from pacsflow.destinations.base import (
     not_tried,
     stored,
 )
+from pacsflow.reconcile.fix import HeaderFixError, patched_file
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +64,15 @@ class Folder:
         for position, item in enumerate(items):
             target = self._root / relative_path(item)
             try:
-                self._copy(Path(item.path), target)
+                if item.fixes:
+                    self._write(patched_file(item.path, item.fixes), target)
+                else:
+                    self._copy(Path(item.path), target)
             except FileNotFoundError as exc:
                 detail = f"the source file is gone: {exc.filename}"
                 deliveries.append(failed(item, detail))
+            except HeaderFixError as exc:
+                deliveries.append(failed(item, str(exc)))
             except OSError as exc:
                 why = (
                     f"cannot write to the folder {self._root}: {exc.strerror}; free "
@@ -77,20 +85,30 @@ class Folder:
                 deliveries.append(stored(item, detail=str(target)))
         return BatchResult(deliveries)
 
-    @staticmethod
-    def _copy(source: Path, target: Path) -> None:
-        """Copy through a temporary file in the target's folder, then rename."""
+    @classmethod
+    def _copy(cls, source: Path, target: Path) -> None:
+        """Copy the file through a temporary file, then rename."""
         with open(source, "rb") as reader:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(
-                dir=target.parent, prefix=".incoming-", suffix=".part"
-            )
-            try:
-                with os.fdopen(handle, "wb") as writer:
-                    shutil.copyfileobj(reader, writer, 1 << 20)
-                    writer.flush()
-                    os.fsync(writer.fileno())
-                Path(temporary).replace(target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            cls._atomically(target, lambda w: shutil.copyfileobj(reader, w, 1 << 20))
+
+    @classmethod
+    def _write(cls, data: bytes, target: Path) -> None:
+        """Write ``data`` through a temporary file, then rename."""
+        cls._atomically(target, lambda w: w.write(data))
+
+    @staticmethod
+    def _atomically(target: Path, fill: Callable[[BinaryIO], object]) -> None:
+        """Fill a temporary file in the target's folder, sync it, rename it."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=".incoming-", suffix=".part"
+        )
+        try:
+            with os.fdopen(handle, "wb") as writer:
+                fill(writer)
+                writer.flush()
+                os.fsync(writer.fileno())
+            Path(temporary).replace(target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
