@@ -4,6 +4,9 @@ The legacy database is authoritative, so its values replace the header's; nothin
 else in the file changes:
 
 - the preamble and the file meta group are kept byte for byte;
+- in the common case (little endian, values the character set can encode) the new
+  elements are spliced into the data set's bytes without parsing it
+  (:mod:`pacsflow.reconcile.splice`); otherwise
 - pydicom parses the data set only up to the pixel data group (7FE0,xxxx); that
   header is written again with the fixes, in the file's own transfer syntax, and the
   rest of the file follows as it is: pixel data is never parsed, let alone decoded;
@@ -53,6 +56,7 @@ from pydicom.uid import UID
 from pacsflow.dicom.dataset import dataset_bytes, split_file
 from pacsflow.dicom.errors import UnreadableDatasetError
 from pacsflow.errors import PacsflowError
+from pacsflow.reconcile.splice import NotSimpleError, splice
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +169,12 @@ def _patch(data: bytes, syntax: str, fixes: Fixes, name: str) -> _Parts:
         )
     with _strict(name):
         new = [(_element(keyword, value, name), value) for keyword, value in fixes]
+        if uid.is_little_endian and not uid.is_deflated:
+            simple = [(int(elem.tag), str(elem.VR), value) for elem, value in new]
+            try:
+                return [splice(data, not uid.is_implicit_VR, simple)]
+            except NotSimpleError as exc:
+                log.debug("%s: %s; patching through pydicom", name, exc)
         if uid.is_deflated:
             data = zlib.decompress(data, -zlib.MAX_WBITS)
         header, rest = _rewrite(data, uid, new, name)

@@ -36,6 +36,7 @@ AUTHORITATIVE = frozenset(RECONCILED.values()) - {"SpecificCharacterSet"}
 """The attributes a legacy database may be authoritative for: those the scanner
 records of every file."""
 
+_CHARSET_VRS = frozenset({"PN", "SH", "LO", "ST", "LT", "UC", "UT"})
 _PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =
 _TEXT_DELIMITERS = {0x5C, 0x0D, 0x0A, 0x09, 0x0C}  # \ CR LF TAB FF
 _DIGITS_ONLY = re.compile(r"[^0-9]")
@@ -65,9 +66,11 @@ def from_header(keyword: str, raw: str, charset: str | None) -> str:
     str
         The value as text; bytes the character set cannot decode are replaced.
     """
+    if raw.isascii():  # most values: Latin-1 and ASCII read them alike
+        return raw
     data = raw.encode("latin-1")
     vr = vr_of(keyword)
-    if vr not in {"PN", "SH", "LO", "ST", "LT", "UC", "UT"} or data.isascii():
+    if vr not in _CHARSET_VRS:
         return data.decode("ascii", "replace")
     delimiters = _PN_DELIMITERS if vr == "PN" else _TEXT_DELIMITERS
     with warnings.catch_warnings():
