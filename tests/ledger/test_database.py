@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from pacsflow.errors import LedgerError
 from pacsflow.ledger.database import open_ledger
+from pacsflow.ledger.schema import metadata
 
 
 def test_open_creates_the_schema_and_is_idempotent(ledger_url: str) -> None:
@@ -48,3 +51,12 @@ def test_bad_url_says_what_was_expected() -> None:
 def test_missing_driver_is_named() -> None:
     with pytest.raises(LedgerError, match=r"driver .* is not installed"):
         open_ledger("postgresql+nosuchdriver://u@127.0.0.1/x")
+
+
+def test_migrations_build_exactly_the_schema(ledger_url: str) -> None:
+    engine = open_ledger(ledger_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+
+    assert differences == []
