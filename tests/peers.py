@@ -131,6 +131,51 @@ def storescp(folder: Path, ae_title: str = "STORESCP") -> Iterator[Peer]:
         _stop(process)
 
 
+_DCMQRSCP_CONFIG = """\
+NetworkTCPPort = {port}
+MaxPDUSize = 65536
+MaxAssociations = 16
+
+HostTable BEGIN
+HostTable END
+
+VendorTable BEGIN
+VendorTable END
+
+AETable BEGIN
+{ae_title} {storage} RW (200, 1024mb) ANY
+AETable END
+"""
+
+
+@contextmanager
+def dcmqrscp(folder: Path, ae_title: str = "DCMQRSCP") -> Iterator[Peer]:
+    """DCMTK's query/retrieve SCP: stores what it receives (JPEG 2000 lossless
+    included) into its own database in ``folder`` and answers C-FIND about it."""
+    program = shutil.which("dcmqrscp")
+    if program is None:
+        peer_missing("DCMTK's dcmqrscp")
+    storage = folder / "db"
+    storage.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = folder / "dcmqrscp.cfg"
+    config.write_text(
+        _DCMQRSCP_CONFIG.format(port=port, ae_title=ae_title, storage=storage)
+    )
+    process = subprocess.Popen(
+        [str(program), "--prefer-j2k-lossless", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_PEER_ENV,
+    )
+    peer = Peer("127.0.0.1", port, ae_title, process, folder)
+    try:
+        _wait_until_echoes(peer)
+        yield peer
+    finally:
+        _stop(process)
+
+
 @contextmanager
 def orthanc(folder: Path, ae_title: str = "ORTHANC") -> Iterator[Peer]:
     """Orthanc with its own storage in ``folder``, DICOM and HTTP on free ports."""
@@ -150,6 +195,8 @@ def orthanc(folder: Path, ae_title: str = "ORTHANC") -> Iterator[Peer]:
         "AuthenticationEnabled": False,
         "DicomCheckCalledAet": True,
         "UnknownSopClassAccepted": True,
+        "DicomAlwaysAllowFind": True,
+        "DicomModalities": {"pacsflow": ["PACSFLOW", "127.0.0.1", 104]},
         "Plugins": [],
     }
     config_file = folder / "orthanc.json"
@@ -173,3 +220,17 @@ def orthanc_get(peer: Peer, path: str) -> object:
     url = f"http://127.0.0.1:{peer.http_port}{path}"
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
+
+
+def orthanc_delete_instance(peer: Peer, sop_instance_uid: str) -> None:
+    """Delete one instance from Orthanc through its REST API, by SOP Instance UID."""
+    base = f"http://127.0.0.1:{peer.http_port}"
+    lookup = urllib.request.Request(
+        f"{base}/tools/lookup", data=sop_instance_uid.encode(), method="POST"
+    )
+    with urllib.request.urlopen(lookup, timeout=10) as response:
+        found = json.loads(response.read())
+    (orthanc_id,) = [f["ID"] for f in found if f["Type"] == "Instance"]
+    delete = urllib.request.Request(f"{base}/instances/{orthanc_id}", method="DELETE")
+    with urllib.request.urlopen(delete, timeout=10):
+        pass

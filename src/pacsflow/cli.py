@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--retry-failed", action="store_true", help="take the failed instances again"
     )
+    run.add_argument(
+        "--resend-missing",
+        action="store_true",
+        help="send again what 'pacsflow verify' found missing",
+    )
     run.add_argument("--no-scan", action="store_true", help="skip the scan first")
     run.add_argument("--workers", type=int, help="processes (default: one per core)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -136,6 +141,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--no-scan", action="store_true", help="skip the scan first")
     reconcile.add_argument("--json", action="store_true", help="print JSON")
+
+    verify = _command(
+        commands,
+        "verify",
+        _verify,
+        "ask each destination whether it holds what was sent",
+    )
+    verify.add_argument("network", type=Path, help="the network file (YAML)")
+    verify.add_argument("--json", action="store_true", help="print JSON")
 
     status = _command(commands, "status", _status, "show what the ledger holds")
     status.add_argument("network", type=Path, help="the network file (YAML)")
@@ -246,6 +260,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 engine,
                 dry_run=args.dry_run,
                 retry_failed=args.retry_failed,
+                resend_missing=args.resend_missing,
                 workers=args.workers,
                 observer=progress,
             )
@@ -283,6 +298,26 @@ def _reconcile(args: argparse.Namespace, console: Console) -> int:
     else:
         print_reconcile_summary(console, prepared, args.report)
     return 0
+
+
+def _verify(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow verify NETWORK``: exit 1 if any sent instance is missing."""
+    from pacsflow.config import load_network
+    from pacsflow.console import print_verify_summary
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.verify import verify_network
+
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    try:
+        summary = verify_network(network, engine)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(_summary_json(summary), indent=2))
+    else:
+        print_verify_summary(console, summary)
+    return 0 if summary.all_there else 1
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:

@@ -29,6 +29,7 @@ from pacsflow.ledger.report import Status
 from pacsflow.reconcile.prepare import Prepared
 from pacsflow.run import RunSummary
 from pacsflow.scan.indexer import ScanSummary
+from pacsflow.verify import VerifySummary
 
 
 def uid_name(uid: str | None) -> str:
@@ -272,6 +273,27 @@ def print_reconcile_summary(
         console.print(f"Every difference is in {report}.")
 
 
+def print_verify_summary(console: Console, summary: VerifySummary) -> None:
+    """Per destination: how many sent instances it holds and how many it lacks."""
+    table = Table(title="Verification", title_justify="left")
+    for heading in ("destination", "verified", "missing"):
+        table.add_column(
+            heading, justify="left" if heading == "destination" else "right"
+        )
+    for name in sorted(summary.verified):
+        missing = summary.missing[name]
+        shown = f"[red]{missing:,}[/red]" if missing else "0"
+        table.add_row(name, f"{summary.verified[name]:,}", shown)
+    for name, count in sorted(summary.unchecked.items()):
+        table.add_row(name, f"not asked ({count:,} sent)", "")
+    console.print(table)
+    if not summary.all_there:
+        console.print(
+            "Some sent instances are missing at their destination: "
+            "'pacsflow run NETWORK --resend-missing' sends them again."
+        )
+
+
 def print_status(console: Console, status: Status) -> None:
     """The ledger's counts as tables a migration team can read."""
     console.print(_overview(status))
@@ -317,6 +339,8 @@ def _overview(status: Status) -> Table:
         table.add_row(f"  skipped: {reason}", f"{count:,}")
     for kind, count in status.duplicates.items():
         table.add_row(f"UIDs on disk twice, {kind.replace('_', ' ')}", f"{count:,}")
+    for state, count in status.verification.items():
+        table.add_row(f"sent, {state} at the destination", f"{count:,}")
     return table
 
 

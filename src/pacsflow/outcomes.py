@@ -60,3 +60,16 @@ class Duplicate(StrEnum):
     NONE = "none"
     SAME_CONTENT = "same_content"
     DIFFERENT_CONTENT = "different_content"
+
+
+class Verification(StrEnum):
+    """What the destination said of a sent instance when asked; beside the outcome.
+
+    An instance never checked has none (``unchecked`` in reports).
+    """
+
+    VERIFIED = "verified"
+    """The destination holds it."""
+    MISSING = "missing"
+    """The destination does not know it; ``pacsflow run --resend-missing`` sends it
+    again."""

@@ -175,6 +175,9 @@ Destinations
     ``acse_timeout``, ``dimse_timeout``, ``network_timeout``
         Seconds to wait for association set-up (default 30), for a DIMSE reply
         (default 60) and on an idle connection (default 60).
+    ``query``
+        Where ``pacsflow verify`` asks by C-FIND what the destination holds:
+        ``{host, port, ae_title}``, each defaulting to the store address's.
 ``folder``
     ``path``: a folder that receives the instances as DICOM files.
 ``terminator``

@@ -31,6 +31,17 @@ from pacsflow.config.problems import _show, _suggest
 from pacsflow.config.sections import _Frozen
 
 
+class QueryAddress(_Frozen):
+    """Where a DICOM destination answers C-FIND, when not where it stores."""
+
+    host: _Text | None = None
+    """Host of the query/retrieve SCP; default the destination's host."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Its port; default the destination's port."""
+    ae_title: _AETitle | None = None
+    """Its AE title; default the destination's AE title."""
+
+
 class DicomDestination(_Frozen):
     """A DICOM storage SCP that receives instances by C-STORE."""
 
@@ -53,6 +64,8 @@ class DicomDestination(_Frozen):
     """Seconds to wait for the reply to a DIMSE message."""
     network_timeout: float = Field(default=60, gt=0)
     """Seconds an idle connection may stay silent."""
+    query: QueryAddress = QueryAddress()
+    """Where ``pacsflow verify`` sends C-FIND; default the store address."""
 
     @field_validator("max_pdu")
     @classmethod

@@ -28,18 +28,28 @@ import secrets
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from io import BytesIO
 from types import TracebackType
 
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RJ, A_RELEASE_RP, A_RELEASE_RQ
 
 from pacsflow.dicom import messages, negotiation
 from pacsflow.dicom.dataset import dataset_bytes
 from pacsflow.dicom.errors import (
     AssociationLostError,
+    FindFailedError,
     NoContextError,
     PeerUnreachableError,
 )
-from pacsflow.dicom.negotiation import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
+from pacsflow.dicom.negotiation import (
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    STUDY_ROOT_FIND,
+    VERIFICATION,
+)
 from pacsflow.dicom.status import StatusCategory, categorise, describe
 from pacsflow.dicom.wire import Link, LinkError, Wait, unexpected
 
@@ -47,6 +57,7 @@ log = logging.getLogger(__name__)
 
 _SMALLEST_PEER_PDU = 7  # a PDV needs 6 bytes of header and at least one of data
 _ASSUMED_PEER_PDU = 16384  # when the peer announces no Maximum Length
+_FIND_PENDING = frozenset({0xFF00, 0xFF01})
 
 
 @dataclass(frozen=True)
@@ -315,6 +326,60 @@ class StoreAssociation:
         except LinkError as exc:
             raise self._lost(exc, f"the C-ECHO (message {number})") from exc
 
+    def find(
+        self, identifier: Dataset, sop_class: str = STUDY_ROOT_FIND
+    ) -> list[Dataset]:
+        """C-FIND with ``identifier`` and return every match the peer sends.
+
+        Parameters
+        ----------
+        identifier : Dataset
+            The query keys, encoded in implicit VR little endian (the context
+            proposed for ``sop_class`` must be that syntax).
+        sop_class : str
+            The query/retrieve information model; Study Root by default.
+
+        Returns
+        -------
+        list of Dataset
+            The identifiers of the pending responses, in order.
+
+        Raises
+        ------
+        NoContextError
+            The peer did not accept the information model.
+        FindFailedError
+            The peer answered with a failure status.
+        AssociationLostError
+            The association broke before the final response came; it is aborted.
+        """
+        link = self._open_link()
+        context_id = self._context(sop_class, IMPLICIT_VR_LITTLE_ENDIAN)
+        number = self._message_id(None)
+        command = messages.find_request(
+            number, sop_class, _implicit_bytes(identifier), context_id, self._peer_max
+        )
+        matches: list[Dataset] = []
+        try:
+            link.send_message(
+                command, context_id, None, self._peer_max, self.peer.network_timeout
+            )
+            while True:
+                response = link.receive_message(self.peer.dimse_timeout)
+                status, data = messages.find_reply(response, number)
+                if status not in _FIND_PENDING:
+                    break
+                if data:
+                    matches.append(_read_implicit(data))
+        except LinkError as exc:
+            raise self._lost(exc, f"the C-FIND (message {number})") from exc
+        if status != 0x0000:
+            raise FindFailedError(
+                f"{self.peer} answered the C-FIND with {describe(status)}; check that "
+                "it lets pacsflow's AE title query, and its query/retrieve settings"
+            )
+        return matches
+
     def release(self) -> None:
         """Ask the peer to release the association, wait (bounded) and close.
 
@@ -481,6 +546,20 @@ class StoreAssociation:
             self._link.close()
         else:
             self._link.abort()
+
+
+def _implicit_bytes(ds: Dataset) -> bytes:
+    """A data set encoded in implicit VR little endian."""
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, True
+    write_dataset(buffer, ds)
+    return buffer.getvalue()
+
+
+def _read_implicit(data: bytes) -> Dataset:
+    """A data set from implicit VR little endian bytes."""
+    dataset: Dataset = read_dataset(BytesIO(data), True, True)
+    return dataset
 
 
 def _byte_view(dataset: bytes | memoryview) -> memoryview:

@@ -16,6 +16,7 @@ Every error names the destination as ``CALLED_AE@host:port`` and says what to do
         ├── AssociationLostError      abort, closed connection, timeout or protocol
         │                             error while an instance was on the wire: its
         │                             outcome is unknown; resend on a new association
+        ├── FindFailedError           a C-FIND was answered with a failure status
         └── UnreadableDatasetError    a file's meta group could not be parsed
 
 A DICOM status in a C-STORE-RSP is not an exception: it comes back as a value and
@@ -68,6 +69,10 @@ class NoContextError(DicomError):
 
 class AssociationLostError(DicomError):
     """The association broke while waiting on the peer; the outcome is unknown."""
+
+
+class FindFailedError(DicomError):
+    """The peer answered a C-FIND with a failure status."""
 
 
 class UnreadableDatasetError(DicomError):

@@ -13,17 +13,20 @@ Responded To or Affected SOP Instance UID) is a protocol fault: :class:`LinkErro
 from __future__ import annotations
 
 from collections.abc import Iterable
+from io import BytesIO
 from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom.dimse_messages import (
     C_ECHO_RQ,
     C_ECHO_RSP,
+    C_FIND_RQ,
+    C_FIND_RSP,
     C_STORE_RQ,
     C_STORE_RSP,
     DIMSEMessage,
 )
-from pynetdicom.dimse_primitives import C_ECHO, C_STORE
+from pynetdicom.dimse_primitives import C_ECHO, C_FIND, C_STORE
 from pynetdicom.pdu import P_DATA_TF
 
 from pacsflow.dicom.negotiation import VERIFICATION
@@ -63,6 +66,27 @@ def echo_request(message_id: int, context_id: int, max_pdu: int) -> list[bytes]:
     message = C_ECHO_RQ()
     message.primitive_to_message(primitive)
     return _encode(message, context_id, max_pdu)
+
+
+def find_request(
+    message_id: int, sop_class: str, identifier: bytes, context_id: int, max_pdu: int
+) -> list[bytes]:
+    """The encoded PDUs of a C-FIND-RQ with its identifier (already encoded)."""
+    primitive = C_FIND()
+    primitive.MessageID = message_id
+    primitive.AffectedSOPClassUID = sop_class
+    primitive.Priority = _PRIORITY_MEDIUM
+    primitive.Identifier = BytesIO(identifier)
+    message = C_FIND_RQ()
+    message.primitive_to_message(primitive)
+    return _encode(message, context_id, max_pdu)
+
+
+def find_reply(message: DIMSEMessage, message_id: int) -> tuple[int, bytes | None]:
+    """Check a C-FIND-RSP answers our request; (status, identifier bytes or None)."""
+    command = _response(message, C_FIND_RSP, "C-FIND-RSP", message_id)
+    data = message.data_set.getvalue() if message.data_set is not None else b""
+    return _status(command), data or None
 
 
 def store_reply(

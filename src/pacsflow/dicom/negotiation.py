@@ -25,6 +25,8 @@ from pacsflow import __version__
 from pacsflow.dicom.errors import AssociationRejectedError
 
 VERIFICATION = "1.2.840.10008.1.1"
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+"""Study Root Query/Retrieve Information Model - FIND."""
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 IMPLEMENTATION_CLASS_UID = "2.25.722135998249151250445771949182789762"
 IMPLEMENTATION_VERSION_NAME = "PACSFLOW_" + __version__.replace(".", "_")

@@ -67,6 +67,8 @@ class Status:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     reconciliation: dict[str, Any] = field(default_factory=dict)
     """Verdicts, header changes, stale copies, rows missing on disk, the snapshot."""
+    verification: dict[str, int] = field(default_factory=dict)
+    """Sent instances the destinations confirmed, did not know, or were not asked."""
 
     def to_json(self) -> dict[str, Any]:
         """The status as JSON-ready values (the ``status --json`` document)."""
@@ -85,6 +87,7 @@ def read_status(connection: Connection) -> Status:
         sinbin_reasons=_reasons(connection, Outcome.SINBINNED),
         skipped_reasons=_reasons(connection, Outcome.SKIPPED),
         reconciliation=_reconciliation(connection),
+        verification=_verification(connection),
         duplicates=_duplicates(connection),
         matrix=_matrix(connection),
         sources=sources,
@@ -130,6 +133,19 @@ def _reasons(connection: Connection, outcome: Outcome) -> dict[str, int]:
         .order_by(instances.c.reason)
     )
     return {reason or "unknown": n for reason, n in connection.execute(query)}
+
+
+def _verification(connection: Connection) -> dict[str, int]:
+    """Sent instances by what their destination said when asked."""
+    query = (
+        select(instances.c.verification, func.count())
+        .where(instances.c.outcome == Outcome.SENT.value)
+        .group_by(instances.c.verification)
+    )
+    counts = {"verified": 0, "missing": 0, "unchecked": 0}
+    for verification, count in connection.execute(query):
+        counts[verification or "unchecked"] = count
+    return counts
 
 
 def _reconciliation(connection: Connection) -> dict[str, Any]:

@@ -24,6 +24,9 @@ marked ``vanished``. The schema changes only through the migrations in
     The old PACS's database as read by its query, once per snapshot: one row per
     instance (the reconciled Study Instance UID and every authoritative attribute as
     DICOM text, in JSON) and one per file the database holds for it.
+``releases``
+    One row per instance released from the sin bin (or from ``skipped``): when, what
+    it was and why, and the selection that released it.
 ``changes``
     The audit of header fixes: one row per attribute of an instance whose header
     value differs from the database's (old value, new value). Patient-identifying
@@ -121,6 +124,8 @@ instances = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("verdict", String(32)),
     Column("fixes", Text),
+    Column("verification", String(16)),
+    Column("verified_at", DateTime(timezone=True)),
     Index(None, "outcome"),
     Index(None, "file_id"),
 )
@@ -195,5 +200,17 @@ changes = Table(
     Column("old_value", Text),
     Column("new_value", Text),
     Column("at", DateTime(timezone=True), nullable=False),
+    Index(None, "sop_instance_uid"),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("sop_instance_uid", UID, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(64)),
+    Column("selection", String(128), nullable=False),
     Index(None, "sop_instance_uid"),
 )

@@ -32,6 +32,7 @@ from pacsflow.run.record import (
     record_batch,
     reopen_failed,
 )
+from pacsflow.verify import reopen_missing
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def run_network(
     *,
     dry_run: bool = False,
     retry_failed: bool = False,
+    resend_missing: bool = False,
     workers: int | None = None,
     observer: RunObserver | None = None,
 ) -> RunSummary:
@@ -96,6 +98,8 @@ def run_network(
         outcome as it was: measures read speed without touching the new PACS.
     retry_failed : bool
         Make ``failed`` instances pending again first.
+    resend_missing : bool
+        Make the instances ``pacsflow verify`` found missing pending again first.
     workers : int, optional
         Processes; default the network's ``run.workers``, else one per core.
     observer : RunObserver, optional
@@ -107,6 +111,11 @@ def run_network(
         if retry_failed:
             log.info(
                 "%d failed instances made pending again", reopen_failed(connection)
+            )
+        if resend_missing:
+            log.info(
+                "%d instances missing at their destination made pending again",
+                reopen_missing(connection),
             )
     prepared = prepare(network, engine, settling=not dry_run)
     with engine.connect() as connection:
