@@ -142,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--no-scan", action="store_true", help="skip the scan first")
     reconcile.add_argument("--json", action="store_true", help="print JSON")
 
+    check = _command(
+        commands, "check", _check, "echo and negotiate with every DICOM destination"
+    )
+    check.add_argument("network", type=Path, help="the network file (YAML)")
+    check.add_argument("--json", action="store_true", help="print JSON")
+
     verify = _command(
         commands,
         "verify",
@@ -298,6 +304,46 @@ def _reconcile(args: argparse.Namespace, console: Console) -> int:
     else:
         print_reconcile_summary(console, prepared, args.report)
     return 0
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow check NETWORK``: exit 1 on any refusal or unreachable peer."""
+    from pacsflow.check import check_network
+    from pacsflow.config import load_network
+    from pacsflow.console import print_checks
+    from pacsflow.ledger.database import open_ledger
+
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    try:
+        results = check_network(network, engine)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps([_check_json(r) for r in results], indent=2))
+    else:
+        print_checks(console, results)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _check_json(result: Any) -> dict[str, Any]:
+    """One destination's check as JSON values."""
+
+    def cells(pairs: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+        return [
+            {"sop_class": c, "transfer_syntax": t, "instances": n}
+            for (c, t), n in sorted(pairs.items())
+        ]
+
+    return {
+        "destination": result.name,
+        "address": result.address,
+        "echo": result.echo,
+        "error": result.error,
+        "ok": result.ok,
+        "accepted": cells(result.accepted),
+        "refused": cells(result.refused),
+    }
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pacsflow.check import DestinationCheck
 from pacsflow.ledger.report import Status
 from pacsflow.reconcile.prepare import Prepared
 from pacsflow.run import RunSummary
@@ -271,6 +272,47 @@ def print_reconcile_summary(
     console.print(table)
     if report is not None:
         console.print(f"Every difference is in {report}.")
+
+
+def print_checks(console: Console, results: list[DestinationCheck]) -> None:
+    """What each DICOM destination answered to C-ECHO and to the negotiation."""
+    if not results:
+        console.print("No DICOM destination in the network file: nothing to check.")
+    for result in results:
+        if result.error is not None:
+            console.print(
+                f"[red]{result.name}[/red] ({result.address}): {result.error}"
+            )
+            continue
+        echo = "answers C-ECHO" if result.echo == 0 else f"C-ECHO status {result.echo}"
+        console.print(f"{result.name} ({result.address}): {echo}")
+        if not result.accepted and not result.refused:
+            console.print(
+                "  no instance in the ledger is routed here (scan first to check "
+                "what the routes will send)"
+            )
+            continue
+        table = Table(
+            title=f"{result.name}: what the routes send it", title_justify="left"
+        )
+        for heading in ("SOP class", "transfer syntax", "instances", "answer"):
+            table.add_column(
+                heading, justify="right" if heading == "instances" else "left"
+            )
+        for pairs, answer in (
+            (result.refused, "[red]refused"),
+            (result.accepted, "accepted"),
+        ):
+            for (sop_class, syntax), count in sorted(pairs.items()):
+                table.add_row(
+                    uid_name(sop_class), uid_name(syntax), f"{count:,}", answer
+                )
+        console.print(table)
+    if any(not r.ok for r in results):
+        console.print(
+            "[red]Fix what is refused before the migration starts[/red]: configure the "
+            "destination to accept it, or route those instances elsewhere."
+        )
 
 
 def print_verify_summary(console: Console, summary: VerifySummary) -> None:

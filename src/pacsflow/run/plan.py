@@ -140,7 +140,7 @@ class Planner:
             item = self._item(row, ())
             return _Placed(item, self._destination(self._sinbin), None, verdict)
         fixes = tuple(json.loads(row.fixes).items()) if row.fixes else ()
-        route = self._route(row)
+        route = self.route(row)
         return _Placed(self._item(row, fixes), self._destination(route.to), route.name)
 
     def _sinbinned(self, verdict: str) -> bool:
@@ -196,7 +196,7 @@ class Planner:
             fixes=fixes,
         )
 
-    def _route(self, row: Any) -> Route:
+    def route(self, row: Any) -> Route:
         """The route the instance takes."""
         facts = Facts(
             sop_class=row.sop_class_uid,
