@@ -431,6 +431,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
                 json=False,
                 dry_run=False,
                 retry_failed=False,
+                resend_missing=False,
                 no_scan=False,
             ),
             console,
