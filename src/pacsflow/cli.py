@@ -260,7 +260,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     engine = open_ledger(network.tracking)
     show = console.is_terminal and not args.json and args.quiet == 0
     try:
-        with RunProgress(console, enabled=show) as progress:
+        with (
+            RunProgress(console, enabled=show) as progress,
+            _event_log(network) as events,
+        ):
             summary = run_network(
                 network,
                 engine,
@@ -269,6 +272,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 resend_missing=args.resend_missing,
                 workers=args.workers,
                 observer=progress,
+                events=events,
             )
     finally:
         engine.dispose()
@@ -447,6 +451,14 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         "time; delete the folder to start the demo afresh."
     )
     return code
+
+
+def _event_log(network: Any) -> Any:
+    """The network's event log, to use in a ``with`` block."""
+    from pacsflow.events import EventLog
+
+    options = network.events
+    return EventLog(options.path, max_bytes=options.max_bytes, backups=options.backups)
 
 
 def _quiet_if(quiet: bool, console: Console) -> Console:

@@ -16,6 +16,7 @@ from pacsflow.config.destinations import Destination, _Destinations
 from pacsflow.config.fields import _AbsolutePath, _DatabaseUrl
 from pacsflow.config.problems import _Loc, _raise_problems, _suggest
 from pacsflow.config.sections import (
+    EventsOptions,
     LegacyDatabase,
     Route,
     RunOptions,
@@ -54,8 +55,10 @@ class Network(_Frozen):
     """How scans run, as {workers}."""
     run: RunOptions = RunOptions()
     """How runs send, as {order, workers, attempts, backoff, batch}."""
+    events: EventsOptions = Field(default_factory=dict, validate_default=True)
+    """The event log, as {path, max_bytes, backups}; default events.jsonl beside."""
 
-    @field_validator("scan", "run", "verdicts", mode="before")
+    @field_validator("scan", "run", "verdicts", "events", mode="before")
     @classmethod
     def _scan_may_be_blank(cls, value: object) -> object:
         """Read ``scan:`` with nothing after it as the defaults."""

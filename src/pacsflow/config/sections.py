@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -77,6 +78,19 @@ class RunOptions(_Frozen):
     batch: int = Field(default=500, ge=1)
     """Instances handed to a worker at once: whole studies, at most this many unless
     one study is larger."""
+
+
+class EventsOptions(_Frozen):
+    """Where the event log (one JSON line per instance transition) goes."""
+
+    path: _AbsolutePath | None = Field(
+        default=Path("events.jsonl"), validate_default=True
+    )
+    """The file, absolute or relative to the network file; null for none."""
+    max_bytes: int = Field(default=100 * 2**20, ge=4096)
+    """Rotate the file before it grows past this many bytes."""
+    backups: int = Field(default=10, ge=0)
+    """Rotated files kept beside it (events.jsonl.1 is the newest)."""
 
 
 VerdictAction = Literal["sinbin", "send", "skip"]

@@ -35,3 +35,18 @@ def missing_on_disk_query(*, count: bool = False) -> Select[Any]:
     )
     columns = [func.count()] if count else [uid, legacy_instances.c.study_instance_uid]
     return select(*columns).select_from(legacy_instances).where(~indexed, ~at_path)
+
+
+RECONCILED_STUDY = func.coalesce(
+    legacy_instances.c.study_instance_uid, files.c.study_instance_uid, ""
+)
+"""An instance's study as migrated: the legacy database's, else its header's."""
+
+
+def instance_files() -> Any:
+    """Instances joined to their primary file and their snapshot row (if any), the
+    FROM clause that :data:`RECONCILED_STUDY` needs."""
+    return instances.join(files, files.c.id == instances.c.file_id).outerjoin(
+        legacy_instances,
+        legacy_instances.c.sop_instance_uid == instances.c.sop_instance_uid,
+    )

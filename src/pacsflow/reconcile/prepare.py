@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from pacsflow.config import Network
+from pacsflow.events import EventSink, Transition
 from pacsflow.reconcile.snapshot import SnapshotSummary, take_snapshot
 from pacsflow.reconcile.verdicts import (
     ReconcileSummary,
@@ -28,7 +30,12 @@ class Prepared:
 
 
 def prepare(
-    network: Network, engine: Engine, *, refresh: bool = False, settling: bool = True
+    network: Network,
+    engine: Engine,
+    *,
+    refresh: bool = False,
+    settling: bool = True,
+    events: EventSink | None = None,
 ) -> Prepared:
     """Snapshot the legacy database if needed, reconcile, and settle the verdicts.
 
@@ -43,6 +50,8 @@ def prepare(
     settling : bool
         Give verdicts that are not delivered their outcome (not for a review or a
         dry run, which record no outcome).
+    events : EventSink, optional
+        Told of every instance settled, once it is committed.
     """
     snapshot = None
     if network.legacy_database is not None:
@@ -51,8 +60,11 @@ def prepare(
         if refresh or not present:
             snapshot = take_snapshot(network, engine)
     summary = reconcile(network, engine)
-    settled: dict[str, int] = {}
+    transitions: list[Transition] = []
     if settling:
         with engine.begin() as connection:
-            settled = settle(connection, network)
-    return Prepared(snapshot, summary, settled)
+            transitions = settle(connection, network)
+    if events is not None:
+        events.emit(transitions)
+    settled = Counter(t.event for t in transitions)
+    return Prepared(snapshot, summary, dict(settled))

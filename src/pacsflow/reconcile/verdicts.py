@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +41,14 @@ from sqlalchemy import (
 
 from pacsflow.config import Network
 from pacsflow.errors import ConfigError
+from pacsflow.events import Transition
 from pacsflow.ledger.index import now
-from pacsflow.ledger.legacy import missing_on_disk_query, path_matches
+from pacsflow.ledger.legacy import (
+    RECONCILED_STUDY,
+    instance_files,
+    missing_on_disk_query,
+    path_matches,
+)
 from pacsflow.ledger.schema import (
     changes,
     files,
@@ -347,7 +352,7 @@ def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def settle(connection: Connection, network: Network) -> dict[str, int]:
+def settle(connection: Connection, network: Network) -> list[Transition]:
     """Give pending instances whose verdict is not delivered their outcome.
 
     A verdict whose action is ``skip`` ends ``skipped``; ``sinbin`` without a sin-bin
@@ -355,10 +360,10 @@ def settle(connection: Connection, network: Network) -> dict[str, int]:
 
     Returns
     -------
-    dict
-        Outcome → instances settled.
+    list of Transition
+        One per instance settled, for the event log.
     """
-    settled: Counter[str] = Counter()
+    settled: list[Transition] = []
     for verdict in Verdict:
         action = getattr(network.verdicts, verdict.value)
         if action == "skip":
@@ -367,10 +372,20 @@ def settle(connection: Connection, network: Network) -> dict[str, int]:
             outcome = Outcome.SINBINNED
         else:
             continue
-        result = connection.execute(
+        where = (_PENDING, instances.c.verdict == verdict.value)
+        at = now()
+        chosen = connection.execute(
+            select(instances.c.sop_instance_uid, RECONCILED_STUDY)
+            .select_from(instance_files())
+            .where(*where)
+        ).all()
+        connection.execute(
             update(instances)
-            .where(_PENDING, instances.c.verdict == verdict.value)
-            .values(outcome=outcome.value, reason=verdict.value, updated_at=now())
+            .where(*where)
+            .values(outcome=outcome.value, reason=verdict.value, updated_at=at)
         )
-        settled[outcome.value] += int(result.rowcount or 0)
-    return dict(settled)
+        settled += [
+            Transition(outcome.value, uid, at, study, reason=verdict.value)
+            for uid, study in chosen
+        ]
+    return settled

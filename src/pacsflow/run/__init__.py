@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from pacsflow.config import Destination, Network, TerminatorDestination
 from pacsflow.destinations.base import BatchResult, Result, RetryPolicy
+from pacsflow.events import EventSink, NoEvents, Transition
 from pacsflow.executor import default_workers, make_executor
 from pacsflow.ledger.schema import instances
 from pacsflow.outcomes import Outcome
@@ -31,8 +32,8 @@ from pacsflow.run.record import (
     finish_run,
     record_batch,
     reopen_failed,
+    reopen_missing,
 )
-from pacsflow.verify import reopen_missing
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def run_network(
     resend_missing: bool = False,
     workers: int | None = None,
     observer: RunObserver | None = None,
+    events: EventSink | None = None,
 ) -> RunSummary:
     """Bring every pending instance of the ledger to an outcome.
 
@@ -104,20 +106,29 @@ def run_network(
         Processes; default the network's ``run.workers``, else one per core.
     observer : RunObserver, optional
         Told of the total and of every finished batch.
+    events : EventSink, optional
+        Told of every instance's transition once the ledger holds it (the event
+        log); none by default.
     """
+    events = events or NoEvents()
     started = time.perf_counter()
+    reopened: list[Transition] = []
     with engine.begin() as connection:
         run_id = begin_run(connection, dry_run=dry_run)
         if retry_failed:
-            log.info(
-                "%d failed instances made pending again", reopen_failed(connection)
-            )
+            reopened += reopen_failed(connection)
+            log.info("%d failed instances made pending again", len(reopened))
         if resend_missing:
+            missing = reopen_missing(connection)
             log.info(
                 "%d instances missing at their destination made pending again",
-                reopen_missing(connection),
+                len(missing),
             )
-    prepared = prepare(network, engine, settling=not dry_run)
+            reopened += missing
+    events.emit(reopened)
+    prepared = prepare(
+        network, engine, settling=not dry_run, events=None if dry_run else events
+    )
     with engine.connect() as connection:
         pending = connection.scalar(
             select(func.count()).where(instances.c.outcome == Outcome.PENDING.value)
@@ -133,7 +144,8 @@ def run_network(
     with make_executor(count) as executor:
 
         def on_done(batch: Batch, result: BatchResult) -> None:
-            _record(engine, run_id, network, batch, result, tally, dry_run)
+            recorded = _record(engine, run_id, network, batch, result, tally, dry_run)
+            events.emit(recorded)
             if observer is not None:
                 observer.batch_done(batch.destination, len(batch.items), batch.size)
 
@@ -181,17 +193,17 @@ def _record(
     result: BatchResult,
     tally: Tally,
     dry_run: bool,
-) -> None:
-    """Write a batch's outcomes (on a dry run only count them)."""
+) -> list[Transition]:
+    """Write a batch's outcomes (on a dry run only count them); what moved."""
     if dry_run:
         read = sum(d.result is Result.DELIVERED for d in result.deliveries)
         tally.sent += read
         tally.failed += sum(d.result is Result.FAILED for d in result.deliveries)
         counts = tally.by_destination.setdefault(batch.destination, {})
         counts["read"] = counts.get("read", 0) + read
-        return
+        return []
     with engine.begin() as connection:
-        record_batch(
+        return record_batch(
             connection,
             run_id,
             batch.destination,
@@ -200,4 +212,5 @@ def _record(
             sinbin=network.sinbin,
             tally=tally,
             reasons=batch.reasons,
+            studies={i.sop_instance_uid: i.study_instance_uid for i in batch.items},
         )

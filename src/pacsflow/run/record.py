@@ -16,9 +16,11 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from pacsflow.destinations.base import BatchResult, Delivery, Result
 from pacsflow.errors import LedgerError
+from pacsflow.events import Transition
 from pacsflow.ledger.index import now
+from pacsflow.ledger.reopen import reopen
 from pacsflow.ledger.schema import attempts, instances, runs
-from pacsflow.outcomes import Outcome
+from pacsflow.outcomes import Outcome, Verification
 
 
 @dataclass
@@ -97,11 +99,14 @@ def record_batch(
     sinbin: str | None,
     tally: Tally,
     reasons: Mapping[str, str] | None = None,
-) -> None:
+    studies: Mapping[str, str] | None = None,
+) -> list[Transition]:
     """Write a finished batch's outcomes and attempts in one transaction.
 
     ``reasons`` gives the verdict of instances a verdict sent to the sin bin; others
-    sin-binned are so by their route.
+    sin-binned are so by their route. ``studies`` gives each instance's study for
+    the transitions returned, which the caller hands to the event log once the
+    transaction is committed.
     """
     rows = [
         row
@@ -133,6 +138,20 @@ def record_batch(
     if tries:
         connection.execute(insert(attempts), tries)
     _count(rows, result, destination, tally)
+    return [_transition(row, studies or {}) for row in rows]
+
+
+def _transition(row: dict[str, Any], studies: Mapping[str, str]) -> Transition:
+    """The event log's view of one outcome row."""
+    return Transition(
+        row["outcome"],
+        row["_uid"],
+        row["updated_at"],
+        studies.get(row["_uid"]),
+        row["destination"],
+        row["reason"],
+        row["status"],
+    )
 
 
 def _outcome_row(
@@ -185,11 +204,18 @@ def _count(
         tally.paused[destination] = result.paused
 
 
-def reopen_failed(connection: Connection) -> int:
+def reopen_failed(connection: Connection) -> list[Transition]:
     """Make every failed instance pending again (``--retry-failed``)."""
-    result = connection.execute(
-        update(instances)
-        .where(instances.c.outcome == Outcome.FAILED.value)
-        .values(outcome=Outcome.PENDING.value, updated_at=now())
+    return reopen(
+        connection, instances.c.outcome == Outcome.FAILED.value, why="retry_failed"
     )
-    return int(result.rowcount or 0)
+
+
+def reopen_missing(connection: Connection) -> list[Transition]:
+    """Make every instance verification found missing pending again
+    (``--resend-missing``)."""
+    return reopen(
+        connection,
+        instances.c.verification == Verification.MISSING.value,
+        why="resend_missing",
+    )
