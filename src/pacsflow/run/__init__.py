@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -138,6 +139,7 @@ def run_network(
     summary.skipped = prepared.settled.get(Outcome.SKIPPED, 0)
     if observer is not None:
         observer.add_total(summary.pending)
+    log.info("run %d started: %d instances pending", run_id, summary.pending)
 
     tally = Tally()
     count = workers or network.run.workers or default_workers()
@@ -146,6 +148,7 @@ def run_network(
         def on_done(batch: Batch, result: BatchResult) -> None:
             recorded = _record(engine, run_id, network, batch, result, tally, dry_run)
             events.emit(recorded)
+            _log_batch(batch, recorded)
             if observer is not None:
                 observer.batch_done(batch.destination, len(batch.items), batch.size)
 
@@ -169,7 +172,30 @@ def run_network(
     summary.by_destination = tally.by_destination
     summary.left_pending = summary.pending - tally.sent - tally.sinbinned - tally.failed
     summary.seconds = time.perf_counter() - started
+    log.info(
+        "run %d finished in %.0f s: %d sent, %d sin-binned, %d failed, %d pending",
+        run_id,
+        summary.seconds,
+        summary.sent,
+        summary.sinbinned,
+        summary.failed,
+        summary.left_pending,
+    )
     return summary
+
+
+def _log_batch(batch: Batch, recorded: list[Transition]) -> None:
+    """One INFO line per finished batch: where it went and what became of it."""
+    studies = len({item.study_instance_uid for item in batch.items})
+    counts = Counter(t.event for t in recorded)
+    outcome = ", ".join(f"{n} {event}" for event, n in sorted(counts.items()))
+    log.info(
+        "batch to %s: %d instances of %d studies: %s",
+        batch.destination,
+        len(batch.items),
+        studies,
+        outcome or "nothing recorded",
+    )
 
 
 def _configs(network: Network, dry_run: bool) -> dict[str, Destination]:
