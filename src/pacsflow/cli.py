@@ -157,10 +157,52 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("network", type=Path, help="the network file (YAML)")
     verify.add_argument("--json", action="store_true", help="print JSON")
 
+    explain = _command(
+        commands, "explain", _explain, "tell what happened to an instance or a study"
+    )
+    explain.add_argument("network", type=Path, help="the network file (YAML)")
+    explain.add_argument("uid", help="a SOP Instance UID or a Study Instance UID")
+    explain.add_argument("--json", action="store_true", help="print JSON")
+
+    _sinbin_parser(commands)
+
     status = _command(commands, "status", _status, "show what the ledger holds")
     status.add_argument("network", type=Path, help="the network file (YAML)")
     status.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _sinbin_parser(commands: Any) -> None:
+    """``pacsflow sinbin NETWORK list|release``."""
+    sinbin = _command(
+        commands, "sinbin", _sinbin_list, "review the sin bin and release from it"
+    )
+    sinbin.add_argument("network", type=Path, help="the network file (YAML)")
+    actions = sinbin.add_subparsers(title="actions", required=True, metavar="ACTION")
+
+    listing = _command(actions, "list", _sinbin_list, "what is held back, and why")
+    listing.add_argument("--reason", help="only this reason")
+    listing.add_argument(
+        "--skipped", action="store_true", help="include skipped instances too"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    release = _command(
+        actions, "release", _sinbin_release, "send instances through again"
+    )
+    chosen = release.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--reason", help="every instance held back for this reason")
+    chosen.add_argument("--study", metavar="UID", help="a study's instances")
+    chosen.add_argument("--instance", metavar="UID", help="one instance")
+    release.add_argument(
+        "--no-run",
+        action="store_true",
+        help="only release; the next 'pacsflow run' sends them",
+    )
+    release.add_argument(
+        "--workers", type=int, help="processes (default: one per core)"
+    )
+    release.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _command(
@@ -368,6 +410,100 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
     else:
         print_verify_summary(console, summary)
     return 0 if summary.all_there else 1
+
+
+def _explain(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow explain NETWORK UID``: exit 1 when the UID is unknown."""
+    from pacsflow.config import load_network
+    from pacsflow.console.review import print_explanation
+    from pacsflow.explain import explain
+    from pacsflow.ledger.database import open_ledger
+
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    try:
+        with engine.connect() as connection:
+            explanation = explain(connection, args.uid)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_explanation(console, explanation)
+    return 1 if explanation.kind == "unknown" else 0
+
+
+def _sinbin_list(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow sinbin NETWORK list``."""
+    from dataclasses import asdict
+
+    from pacsflow.config import load_network
+    from pacsflow.console.review import print_sinbin
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.sinbin import sinbin_contents
+
+    network = load_network(args.network)
+    engine = open_ledger(network.tracking)
+    try:
+        with engine.connect() as connection:
+            groups = sinbin_contents(
+                connection,
+                reason=getattr(args, "reason", None),
+                skipped=getattr(args, "skipped", False),
+            )
+    finally:
+        engine.dispose()
+    if getattr(args, "json", False):
+        print(json.dumps([asdict(g) for g in groups], indent=2))
+    else:
+        print_sinbin(console, groups)
+    return 0
+
+
+def _sinbin_release(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow sinbin NETWORK release``: release, then run unless told not to."""
+    from pacsflow.config import load_network
+    from pacsflow.ledger.database import open_ledger
+    from pacsflow.run.record import live_run
+    from pacsflow.sinbin import Selection, release
+
+    network = load_network(args.network)
+    selection = Selection(args.reason, args.study, args.instance)
+    engine = open_ledger(network.tracking)
+    try:
+        with _event_log(network) as events:
+            with engine.begin() as connection:
+                released = release(connection, selection)
+            events.emit(released)
+        with engine.connect() as connection:
+            running = live_run(connection)
+    finally:
+        engine.dispose()
+    if not released:
+        console.print(f"Nothing in the sin bin matches {selection}.")
+        return 1
+    console.print(
+        f"Released {len(released):,} instances ({selection}); they are pending again."
+    )
+    if running is not None:
+        console.print(
+            f"A run (pid {running.pid} on {running.host}) is working on this ledger: "
+            "run 'pacsflow run NETWORK' after it ends to send them."
+        )
+        return 0
+    if args.no_run:
+        console.print("'pacsflow run NETWORK' sends them through reconciliation again.")
+        return 0
+    return _run(
+        _namespace(
+            args,
+            dry_run=False,
+            retry_failed=False,
+            resend_missing=False,
+            no_scan=True,
+        ),
+        console,
+    )
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:

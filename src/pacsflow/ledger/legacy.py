@@ -37,15 +37,18 @@ def missing_on_disk_query(*, count: bool = False) -> Select[Any]:
     return select(*columns).select_from(legacy_instances).where(~indexed, ~at_path)
 
 
-RECONCILED_STUDY = func.coalesce(
-    legacy_instances.c.study_instance_uid, files.c.study_instance_uid, ""
-)
-"""An instance's study as migrated: the legacy database's, else its header's."""
+def reconciled_study() -> Any:
+    """An instance's study as migrated: the legacy database's, else its header's.
+
+    A column expression over :func:`instance_files`.
+    """
+    return func.coalesce(
+        legacy_instances.c.study_instance_uid, files.c.study_instance_uid, ""
+    )
 
 
 def instance_files() -> Any:
-    """Instances joined to their primary file and their snapshot row (if any), the
-    FROM clause that :data:`RECONCILED_STUDY` needs."""
+    """Instances joined to their primary file and their snapshot row (if any)."""
     return instances.join(files, files.c.id == instances.c.file_id).outerjoin(
         legacy_instances,
         legacy_instances.c.sop_instance_uid == instances.c.sop_instance_uid,

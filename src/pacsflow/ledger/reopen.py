@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from pacsflow.events import Transition
 from pacsflow.ledger.index import now
-from pacsflow.ledger.legacy import RECONCILED_STUDY, instance_files
+from pacsflow.ledger.legacy import instance_files, reconciled_study
 from pacsflow.ledger.schema import instances
 from pacsflow.outcomes import Outcome
 
@@ -36,7 +36,7 @@ def reopen(connection: Connection, where: Any, *, why: str) -> list[Transition]:
     """
     at = now()
     chosen = connection.execute(
-        select(instances.c.sop_instance_uid, RECONCILED_STUDY.label("study"))
+        select(instances.c.sop_instance_uid, reconciled_study().label("study"))
         .select_from(instance_files())
         .where(where)
     ).all()

@@ -44,10 +44,10 @@ from pacsflow.errors import ConfigError
 from pacsflow.events import Transition
 from pacsflow.ledger.index import now
 from pacsflow.ledger.legacy import (
-    RECONCILED_STUDY,
     instance_files,
     missing_on_disk_query,
     path_matches,
+    reconciled_study,
 )
 from pacsflow.ledger.schema import (
     changes,
@@ -375,7 +375,7 @@ def settle(connection: Connection, network: Network) -> list[Transition]:
         where = (_PENDING, instances.c.verdict == verdict.value)
         at = now()
         chosen = connection.execute(
-            select(instances.c.sop_instance_uid, RECONCILED_STUDY)
+            select(instances.c.sop_instance_uid, reconciled_study())
             .select_from(instance_files())
             .where(*where)
         ).all()

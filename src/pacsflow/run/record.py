@@ -38,16 +38,29 @@ class Tally:
     """Destination → outcome → how many instances."""
 
 
-def begin_run(connection: Connection, *, dry_run: bool) -> int:
-    """Record the start of a run; refuse if another live run holds the ledger."""
+def live_run(connection: Connection) -> Any | None:
+    """Another run of this host that is working on the ledger now, if any.
+
+    Runs on other hosts cannot be checked from here: a run left unfinished there is
+    taken as dead.
+    """
     host, pid = socket.gethostname(), os.getpid()
     for other in connection.execute(select(runs).where(runs.c.finished_at.is_(None))):
-        if other.host == host and _alive(other.pid) and other.pid != pid:
-            raise LedgerError(
-                f"another pacsflow run (pid {other.pid} on {host}, started "
-                f"{other.started_at:%Y-%m-%d %H:%M}) is working on this ledger; wait "
-                "for it to finish or stop it first"
-            )
+        if other.host == host and other.pid != pid and _alive(other.pid):
+            return other
+    return None
+
+
+def begin_run(connection: Connection, *, dry_run: bool) -> int:
+    """Record the start of a run; refuse if another live run holds the ledger."""
+    other = live_run(connection)
+    if other is not None:
+        raise LedgerError(
+            f"another pacsflow run (pid {other.pid} on {other.host}, started "
+            f"{other.started_at:%Y-%m-%d %H:%M}) is working on this ledger; wait "
+            "for it to finish or stop it first"
+        )
+    host, pid = socket.gethostname(), os.getpid()
     result = connection.execute(
         insert(runs).values(
             started_at=now(),
