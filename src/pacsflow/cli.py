@@ -11,7 +11,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -327,24 +328,18 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 def _reconcile(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow reconcile NETWORK``: verdicts and header changes, for review."""
-    from pacsflow.config import load_network
     from pacsflow.console import print_reconcile_summary
-    from pacsflow.ledger.database import open_ledger
     from pacsflow.reconcile.prepare import prepare
     from pacsflow.reconcile.report import write_report
 
     if not args.no_scan:
         _scan(_namespace(args, json=False, workers=None), _quiet_if(args.json, console))
-    network = load_network(args.network)
-    engine = open_ledger(network.tracking)
-    try:
+    with _ledger(args.network) as (network, engine):
         prepared = prepare(network, engine, refresh=args.refresh, settling=False)
         if args.report is not None:
             with engine.connect() as connection:
                 rows = write_report(connection, args.report)
             log.info("wrote %d findings to %s", rows, args.report)
-    finally:
-        engine.dispose()
     if args.json:
         print(json.dumps(_summary_json(prepared), indent=2))
     else:
@@ -355,16 +350,10 @@ def _reconcile(args: argparse.Namespace, console: Console) -> int:
 def _check(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow check NETWORK``: exit 1 on any refusal or unreachable peer."""
     from pacsflow.check import check_network
-    from pacsflow.config import load_network
     from pacsflow.console import print_checks
-    from pacsflow.ledger.database import open_ledger
 
-    network = load_network(args.network)
-    engine = open_ledger(network.tracking)
-    try:
+    with _ledger(args.network) as (network, engine):
         results = check_network(network, engine)
-    finally:
-        engine.dispose()
     if args.json:
         print(json.dumps([_check_json(r) for r in results], indent=2))
     else:
@@ -394,17 +383,11 @@ def _check_json(result: Any) -> dict[str, Any]:
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow verify NETWORK``: exit 1 if any sent instance is missing."""
-    from pacsflow.config import load_network
     from pacsflow.console import print_verify_summary
-    from pacsflow.ledger.database import open_ledger
     from pacsflow.verify import verify_network
 
-    network = load_network(args.network)
-    engine = open_ledger(network.tracking)
-    try:
+    with _ledger(args.network) as (network, engine):
         summary = verify_network(network, engine)
-    finally:
-        engine.dispose()
     if args.json:
         print(json.dumps(_summary_json(summary), indent=2))
     else:
@@ -414,18 +397,11 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
 
 def _explain(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow explain NETWORK UID``: exit 1 when the UID is unknown."""
-    from pacsflow.config import load_network
     from pacsflow.console.review import print_explanation
     from pacsflow.explain import explain
-    from pacsflow.ledger.database import open_ledger
 
-    network = load_network(args.network)
-    engine = open_ledger(network.tracking)
-    try:
-        with engine.connect() as connection:
-            explanation = explain(connection, args.uid)
-    finally:
-        engine.dispose()
+    with _ledger(args.network) as (_, engine), engine.connect() as connection:
+        explanation = explain(connection, args.uid)
     if args.json:
         print(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -437,23 +413,16 @@ def _sinbin_list(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow sinbin NETWORK list``."""
     from dataclasses import asdict
 
-    from pacsflow.config import load_network
     from pacsflow.console.review import print_sinbin
-    from pacsflow.ledger.database import open_ledger
     from pacsflow.sinbin import sinbin_contents
 
-    network = load_network(args.network)
-    engine = open_ledger(network.tracking)
-    try:
-        with engine.connect() as connection:
-            groups = sinbin_contents(
-                connection,
-                reason=getattr(args, "reason", None),
-                skipped=getattr(args, "skipped", False),
-            )
-    finally:
-        engine.dispose()
-    if getattr(args, "json", False):
+    with _ledger(args.network) as (_, engine), engine.connect() as connection:
+        groups = sinbin_contents(
+            connection,
+            reason=args.reason,
+            skipped=args.skipped,
+        )
+    if args.json:
         print(json.dumps([asdict(g) for g in groups], indent=2))
     else:
         print_sinbin(console, groups)
@@ -462,23 +431,17 @@ def _sinbin_list(args: argparse.Namespace, console: Console) -> int:
 
 def _sinbin_release(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow sinbin NETWORK release``: release, then run unless told not to."""
-    from pacsflow.config import load_network
-    from pacsflow.ledger.database import open_ledger
     from pacsflow.run.record import live_run
     from pacsflow.sinbin import Selection, release
 
-    network = load_network(args.network)
     selection = Selection(args.reason, args.study, args.instance)
-    engine = open_ledger(network.tracking)
-    try:
+    with _ledger(args.network) as (network, engine):
         with _event_log(network) as events:
             with engine.begin() as connection:
                 released = release(connection, selection)
             events.emit(released)
         with engine.connect() as connection:
             running = live_run(connection)
-    finally:
-        engine.dispose()
     if not released:
         console.print(f"Nothing in the sin bin matches {selection}.")
         return 1
@@ -508,18 +471,11 @@ def _sinbin_release(args: argparse.Namespace, console: Console) -> int:
 
 def _status(args: argparse.Namespace, console: Console) -> int:
     """``pacsflow status NETWORK``."""
-    from pacsflow.config import load_network
     from pacsflow.console import print_status
-    from pacsflow.ledger.database import open_ledger
     from pacsflow.ledger.report import read_status
 
-    network = load_network(args.network)
-    engine = open_ledger(network.tracking)
-    try:
-        with engine.connect() as connection:
-            status = read_status(connection)
-    finally:
-        engine.dispose()
+    with _ledger(args.network) as (_, engine), engine.connect() as connection:
+        status = read_status(connection)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
     else:
@@ -595,6 +551,20 @@ def _event_log(network: Any) -> Any:
 
     options = network.events
     return EventLog(options.path, max_bytes=options.max_bytes, backups=options.backups)
+
+
+@contextmanager
+def _ledger(path: Path) -> Iterator[tuple[Any, Any]]:
+    """The network file loaded and its ledger opened, closed again afterwards."""
+    from pacsflow.config import load_network
+    from pacsflow.ledger.database import open_ledger
+
+    network = load_network(path)
+    engine = open_ledger(network.tracking)
+    try:
+        yield network, engine
+    finally:
+        engine.dispose()
 
 
 def _quiet_if(quiet: bool, console: Console) -> Console:
