@@ -176,9 +176,21 @@ def dcmqrscp(folder: Path, ae_title: str = "DCMQRSCP") -> Iterator[Peer]:
         _stop(process)
 
 
+_ORTHANC_MODALITIES = {"pacsflow": ("PACSFLOW", "127.0.0.1", 104)}
+
+
 @contextmanager
-def orthanc(folder: Path, ae_title: str = "ORTHANC") -> Iterator[Peer]:
-    """Orthanc with its own storage in ``folder``, DICOM and HTTP on free ports."""
+def orthanc(
+    folder: Path,
+    ae_title: str = "ORTHANC",
+    *,
+    modalities: dict[str, tuple[str, str, int]] | None = None,
+) -> Iterator[Peer]:
+    """Orthanc with its own storage in ``folder``, DICOM and HTTP on free ports.
+
+    ``modalities`` (name: AE title, host, port) replaces its ``DicomModalities``:
+    the peers it knows, which it sends storage commitment reports to.
+    """
     program = shutil.which("Orthanc")
     if program is None:
         peer_missing("Orthanc")
@@ -196,7 +208,10 @@ def orthanc(folder: Path, ae_title: str = "ORTHANC") -> Iterator[Peer]:
         "DicomCheckCalledAet": True,
         "UnknownSopClassAccepted": True,
         "DicomAlwaysAllowFind": True,
-        "DicomModalities": {"pacsflow": ["PACSFLOW", "127.0.0.1", 104]},
+        "DicomModalities": {
+            name: list(entry)
+            for name, entry in (modalities or _ORTHANC_MODALITIES).items()
+        },
         "Plugins": [],
     }
     config_file = folder / "orthanc.json"

@@ -382,17 +382,18 @@ def _check_json(result: Any) -> dict[str, Any]:
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
-    """``pacsflow verify NETWORK``: exit 1 if any sent instance is missing."""
+    """``pacsflow verify NETWORK``: exit 1 if any sent instance is missing or, where
+    storage commitment is asked, not committed."""
     from pacsflow.console import print_verify_summary
     from pacsflow.verify import verify_network
 
-    with _ledger(args.network) as (network, engine):
-        summary = verify_network(network, engine)
+    with _ledger(args.network) as (network, engine), _event_log(network) as events:
+        summary = verify_network(network, engine, events=events)
     if args.json:
         print(json.dumps(_summary_json(summary), indent=2))
     else:
         print_verify_summary(console, summary)
-    return 0 if summary.all_there else 1
+    return 0 if summary.all_there and summary.all_committed else 1
 
 
 def _explain(args: argparse.Namespace, console: Console) -> int:

@@ -107,6 +107,10 @@ class History:
     duplicate: str | None = None
     verification: str | None = None
     verified_at: datetime | None = None
+    commitment: str | None = None
+    """Storage commitment: ``committed``, ``failed`` or None (not asked, no answer)."""
+    commitment_detail: str | None = None
+    committed_at: datetime | None = None
     updated_at: datetime | None = None
     in_legacy_database: bool = False
     files: list[FoundFile] = field(default_factory=list)
@@ -290,6 +294,9 @@ def _summary(row: Any) -> History:
         duplicate=row.duplicate,
         verification=row.verification,
         verified_at=row.verified_at,
+        commitment=row.commitment,
+        commitment_detail=row.commitment_detail,
+        committed_at=row.committed_at,
         updated_at=row.updated_at,
         in_legacy_database=row.legacy_uid is not None,
     )

@@ -73,3 +73,18 @@ class Verification(StrEnum):
     MISSING = "missing"
     """The destination does not know it; ``pacsflow run --resend-missing`` sends it
     again."""
+
+
+class Commitment(StrEnum):
+    """What the destination answered when asked for storage commitment.
+
+    Recorded beside the outcome, never instead of it. An instance not asked, or
+    asked with no answer before the timeout, has none (``unknown`` in reports).
+    """
+
+    COMMITTED = "committed"
+    """The destination took responsibility for it (in the N-EVENT-REPORT's
+    (0008,1199) Referenced SOP Sequence)."""
+    FAILED = "failed"
+    """The destination refused it (in (0008,1198) Failed SOP Sequence); the
+    (0008,1197) Failure Reason is recorded beside it."""

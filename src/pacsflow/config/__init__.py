@@ -178,6 +178,27 @@ Destinations
     ``query``
         Where ``pacsflow verify`` asks by C-FIND what the destination holds:
         ``{host, port, ae_title}``, each defaulting to the store address's.
+    ``storage_commitment``
+        Optional. After its C-FIND check, ``pacsflow verify`` asks the destination
+        (at its store address) by Storage Commitment Push Model N-ACTION to take
+        responsibility for every instance sent to it, and listens for its
+        N-EVENT-REPORTs on a port of its own. The destination must know pacsflow's
+        AE title with this host and port (in Orthanc: ``DicomModalities``). Each
+        instance is recorded ``committed`` or ``failed`` (with the failure reason);
+        one with no report in time keeps no answer. Options:
+
+        ``port``
+            Required. pacsflow's own TCP port (1-65535) for the reports.
+        ``ae_title``
+            The AE title pacsflow answers as on that port; an association calling
+            another is refused. Default the destination's ``calling_ae_title``.
+        ``bind``
+            The local address to listen on. Default ``0.0.0.0`` (every interface).
+        ``timeout``
+            Seconds to wait, after the last request, for every report. Default 300.
+        ``batch``
+            Most instances referred to by one N-ACTION request (one transaction),
+            at least 1. Default 1000.
 ``folder``
     ``path``: a folder that receives the instances as DICOM files.
 ``terminator``
@@ -193,6 +214,7 @@ from pacsflow.config.destinations import (
     Destination,
     DicomDestination,
     FolderDestination,
+    StorageCommitment,
     TerminatorDestination,
 )
 from pacsflow.config.loading import _load_network
@@ -241,6 +263,7 @@ __all__ = [
     "RunOptions",
     "ScanOptions",
     "Source",
+    "StorageCommitment",
     "TerminatorDestination",
     "Verdicts",
     "load_network",

@@ -42,6 +42,26 @@ class QueryAddress(_Frozen):
     """Its AE title; default the destination's AE title."""
 
 
+class StorageCommitment(_Frozen):
+    """Storage commitment (Push Model) of what was sent, asked by ``pacsflow verify``.
+
+    After its C-FIND check, verify asks the destination by N-ACTION to take
+    responsibility for every instance sent to it, and listens on ``port`` for the
+    N-EVENT-REPORTs that answer.
+    """
+
+    port: int = Field(ge=1, le=65535)
+    """pacsflow's own TCP port, where the destination sends its N-EVENT-REPORTs."""
+    ae_title: _AETitle | None = None
+    """The AE title pacsflow answers as on that port; default calling_ae_title."""
+    bind: _Text = "0.0.0.0"
+    """The local address to listen on; default every interface, 0.0.0.0."""
+    timeout: float = Field(default=300, gt=0)
+    """Seconds to wait, after the last request, for every report to arrive."""
+    batch: int = Field(default=1000, ge=1)
+    """Most instances one N-ACTION request (one transaction) refers to."""
+
+
 class DicomDestination(_Frozen):
     """A DICOM storage SCP that receives instances by C-STORE."""
 
@@ -66,6 +86,8 @@ class DicomDestination(_Frozen):
     """Seconds an idle connection may stay silent."""
     query: QueryAddress = QueryAddress()
     """Where ``pacsflow verify`` sends C-FIND; default the store address."""
+    storage_commitment: StorageCommitment | None = None
+    """Ask for storage commitment in ``pacsflow verify``; default not asked."""
 
     @field_validator("max_pdu")
     @classmethod

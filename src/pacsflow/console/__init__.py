@@ -334,6 +334,31 @@ def print_verify_summary(console: Console, summary: VerifySummary) -> None:
             "Some sent instances are missing at their destination: "
             "'pacsflow run NETWORK --resend-missing' sends them again."
         )
+    if summary.commitment:
+        _print_commitment(console, summary)
+
+
+def _print_commitment(console: Console, summary: VerifySummary) -> None:
+    """Per destination asked: what it committed, refused, or left unanswered."""
+    table = Table(title="Storage commitment", title_justify="left")
+    for heading in ("destination", "committed", "failed", "unanswered"):
+        table.add_column(
+            heading, justify="left" if heading == "destination" else "right"
+        )
+    for name, counts in sorted(summary.commitment.items()):
+        failed = f"[red]{counts.failed:,}[/red]" if counts.failed else "0"
+        table.add_row(name, f"{counts.committed:,}", failed, f"{counts.unanswered:,}")
+    console.print(table)
+    for name, counts in sorted(summary.commitment.items()):
+        if counts.error:
+            console.print(f"[red]{name}[/red]: {counts.error}", highlight=False)
+    if not summary.all_committed:
+        console.print(
+            "Some instances are not committed: see the warnings above. "
+            "'pacsflow explain NETWORK UID' shows why one failed; send it again with "
+            "'pacsflow run NETWORK --resend-missing' once it is missing, or verify "
+            "again later."
+        )
 
 
 def print_status(console: Console, status: Status) -> None:
@@ -383,6 +408,9 @@ def _overview(status: Status) -> Table:
         table.add_row(f"UIDs on disk twice, {kind.replace('_', ' ')}", f"{count:,}")
     for state, count in status.verification.items():
         table.add_row(f"sent, {state} at the destination", f"{count:,}")
+    if status.commitment.get("committed") or status.commitment.get("failed"):
+        for state, count in status.commitment.items():
+            table.add_row(f"sent, storage commitment {state}", f"{count:,}")
     return table
 
 

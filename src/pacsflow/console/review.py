@@ -128,6 +128,13 @@ def _print_outcome(console: Console, history: History) -> None:
         )
     elif history.outcome == "sent":
         console.print("  verify  not checked yet ('pacsflow verify NETWORK')")
+    if history.commitment:
+        detail = f" ({history.commitment_detail})" if history.commitment_detail else ""
+        console.print(
+            f"  commit  storage commitment {history.commitment}{escape(detail)} at "
+            f"{_when(history.committed_at)}",
+            highlight=False,
+        )
 
 
 def _print_attempts(console: Console, history: History) -> None:

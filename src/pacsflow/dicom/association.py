@@ -1,4 +1,4 @@
-"""A lean, single-threaded association requestor that C-STOREs files to a destination.
+"""A lean, single-threaded association requestor: C-STORE, C-ECHO, C-FIND, N-ACTION.
 
 pynetdicom's ``Association`` hands every message between a DUL thread and a reactor
 thread; that costs throughput and, in pynetdicom 3.0, can drop a C-STORE-RSP when the
@@ -11,7 +11,15 @@ replaces the rest with one blocking socket driven by the calling thread:
 - :meth:`StoreAssociation.store` sends the C-STORE-RQ command, then the caller's data
   set byte for byte in P-DATA-TF fragments within the peer's maximum PDU length, and
   reads the C-STORE-RSP;
+- :meth:`StoreAssociation.echo`, :meth:`StoreAssociation.find` and
+  :meth:`StoreAssociation.action` (a storage commitment request) send one request
+  and read its answer;
 - :meth:`StoreAssociation.release` and :meth:`StoreAssociation.abort` end it.
+
+A peer may send an N-EVENT-REPORT-RQ (a storage commitment report) on the association
+while an N-ACTION's answer or the release is awaited; when the association was given
+an ``on_report`` handler it is handed the report and the peer gets an
+N-EVENT-REPORT-RSP with the status the handler returns.
 
 Timeouts by phase: ``acse_timeout`` for connecting, negotiating and releasing,
 ``network_timeout`` for each send, ``dimse_timeout`` for a whole response to arrive.
@@ -26,7 +34,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from types import TracebackType
@@ -35,7 +43,15 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
-from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RJ, A_RELEASE_RP, A_RELEASE_RQ
+from pydicom.uid import UID
+from pynetdicom.dimse_messages import DIMSEMessage
+from pynetdicom.pdu import (
+    A_ASSOCIATE_AC,
+    A_ASSOCIATE_RJ,
+    A_RELEASE_RP,
+    A_RELEASE_RQ,
+    P_DATA_TF,
+)
 
 from pacsflow.dicom import messages, negotiation
 from pacsflow.dicom.dataset import dataset_bytes
@@ -58,6 +74,11 @@ log = logging.getLogger(__name__)
 _SMALLEST_PEER_PDU = 7  # a PDV needs 6 bytes of header and at least one of data
 _ASSUMED_PEER_PDU = 16384  # when the peer announces no Maximum Length
 _FIND_PENDING = frozenset({0xFF00, 0xFF01})
+_PROCESSING_FAILURE = 0x0110
+
+ReportHandler = Callable[[int, Dataset], int]
+"""Takes an N-EVENT-REPORT's (0000,1002) Event Type ID and Event Information, and
+returns the (0000,0900) Status to answer it with."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,7 @@ class Peer:
 
 @dataclass(frozen=True)
 class StoreStatus:
-    """The answer to one C-STORE.
+    """The answer to one C-STORE (or the status fields of another response).
 
     Attributes
     ----------
@@ -145,6 +166,9 @@ class StoreAssociation:
         (SOP class UID, transfer syntax UID) pairs. One presentation context is
         proposed per distinct pair, with exactly that transfer syntax, and one for
         Verification with implicit VR little endian.
+    on_report : callable, optional
+        Handles an N-EVENT-REPORT-RQ the peer sends on this association (see
+        :data:`ReportHandler`); without it such a request is a protocol fault.
 
     Raises
     ------
@@ -160,10 +184,20 @@ class StoreAssociation:
             status = association.store(sop_class, sop_instance, syntax, data)
     """
 
-    def __init__(self, peer: Peer, contexts: Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        peer: Peer,
+        contexts: Iterable[tuple[str, str]],
+        *,
+        on_report: ReportHandler | None = None,
+    ) -> None:
         self.peer = peer
+        self._on_report = on_report
         self.association_id = f"{peer}#{secrets.token_hex(3)}"
         self._proposed = negotiation.propose(contexts)
+        self._syntaxes = {
+            cx.context_id: str(cx.transfer_syntax[0]) for cx in self._proposed
+        }
         self._request = negotiation.request_pdu(
             peer.calling_ae, peer.called_ae, peer.max_pdu, self._proposed
         )
@@ -380,6 +414,65 @@ class StoreAssociation:
             )
         return matches
 
+    def action(
+        self,
+        sop_class: str,
+        sop_instance: str,
+        action_type: int,
+        information: Dataset,
+    ) -> StoreStatus:
+        """N-ACTION the peer and return the status fields of its answer.
+
+        Parameters
+        ----------
+        sop_class, sop_instance : str
+            (0000,0003) Requested SOP Class UID and (0000,1001) Requested SOP
+            Instance UID; the context proposed for ``sop_class`` must be implicit
+            VR little endian.
+        action_type : int
+            (0000,1008) Action Type ID.
+        information : Dataset
+            The Action Information.
+
+        Returns
+        -------
+        StoreStatus
+            The status and Error Comment, whatever the status: a failure is a
+            value, not an error.
+
+        Raises
+        ------
+        NoContextError
+            The peer did not accept ``sop_class``.
+        AssociationLostError
+            The association broke before the response came; it is aborted.
+        """
+        link = self._open_link()
+        context_id = self._context(sop_class, IMPLICIT_VR_LITTLE_ENDIAN)
+        number = self._message_id(None)
+        command = messages.action_request(
+            number,
+            sop_class,
+            sop_instance,
+            action_type,
+            _implicit_bytes(information),
+            context_id,
+            self._peer_max,
+        )
+        log.debug(
+            "%s: N-ACTION-RQ %s, type %s", self.association_id, number, action_type
+        )
+        try:
+            link.send_message(
+                command, context_id, None, self._peer_max, self.peer.network_timeout
+            )
+            response = self._response(link)
+            reply = StoreStatus(*messages.action_reply(response, number))
+        except LinkError as exc:
+            raise self._lost(exc, f"the N-ACTION (message {number})") from exc
+        log.debug("%s: N-ACTION-RSP %s, %s", self.association_id, number, reply)
+        return reply
+
     def release(self) -> None:
         """Ask the peer to release the association, wait (bounded) and close.
 
@@ -475,15 +568,66 @@ class StoreAssociation:
         self._peer_max = peer_max
 
     def _await_release(self, link: Link) -> None:
-        """Wait for A-RELEASE-RP; answer a peer's own A-RELEASE-RQ (collision)."""
+        """Wait for A-RELEASE-RP; answer a peer's own A-RELEASE-RQ (collision).
+
+        A storage commitment report the peer sends meanwhile is answered too.
+        """
         wait = Wait.of(self.peer.acse_timeout)
+        message = DIMSEMessage()
         while True:
             answer = link.receive(wait)
             if isinstance(answer, A_RELEASE_RP):
                 return
+            if isinstance(answer, P_DATA_TF) and self._on_report is not None:
+                if messages.assemble(message, answer):
+                    if not self._answer_report(link, message):
+                        raise LinkError("sent a DIMSE message while we released")
+                    message = DIMSEMessage()
+                continue
             if not isinstance(answer, A_RELEASE_RQ):
                 raise unexpected(answer)
             link.send(A_RELEASE_RP().encode(), self.peer.network_timeout)
+
+    def _response(self, link: Link) -> DIMSEMessage:
+        """The next message that is not a storage commitment report it answers."""
+        while True:
+            message = link.receive_message(self.peer.dimse_timeout)
+            if not self._answer_report(link, message):
+                return message
+
+    def _answer_report(self, link: Link, message: DIMSEMessage) -> bool:
+        """Hand an N-EVENT-REPORT-RQ to the handler and answer it; False if not one."""
+        handler = self._on_report
+        report = messages.event_report(message) if handler else None
+        if handler is None or report is None:
+            return False
+        syntax = self._syntaxes.get(report.context_id)
+        if syntax is None:
+            raise LinkError(
+                f"sent an N-EVENT-REPORT-RQ on presentation context "
+                f"{report.context_id}, which this association did not propose"
+            )
+        log.debug(
+            "%s: N-EVENT-REPORT-RQ %s, type %s",
+            self.association_id,
+            report.message_id,
+            report.event_type,
+        )
+        try:
+            information = _read(report.information, syntax)
+        except Exception as exc:  # pydicom raises many kinds for bad bytes
+            log.warning(
+                "%s sent an N-EVENT-REPORT whose data set cannot be read (%r); "
+                "answered it with 0x0110 processing failure",
+                self.peer,
+                exc,
+            )
+            status = _PROCESSING_FAILURE
+        else:
+            status = handler(report.event_type, information)
+        response = messages.event_report_response(report, status, self._peer_max)
+        link.send_buffers(response, self.peer.network_timeout)
+        return True
 
     def _open_link(self) -> Link:
         """The link of an open association; an error saying why there is none."""
@@ -562,6 +706,17 @@ def _read_implicit(data: bytes) -> Dataset:
     return dataset
 
 
+def _read(data: bytes, syntax: str) -> Dataset:
+    """A data set from bytes in an uncompressed transfer syntax."""
+    uid = UID(syntax)
+    if uid.is_deflated:
+        raise ValueError(f"cannot read a data set in {negotiation.uid_text(syntax)}")
+    dataset: Dataset = read_dataset(
+        BytesIO(data), uid.is_implicit_VR, uid.is_little_endian
+    )
+    return dataset
+
+
 def _byte_view(dataset: bytes | memoryview) -> memoryview:
     """A flat byte view of the data set; ValueError if it is empty."""
     view = memoryview(dataset)
@@ -574,6 +729,7 @@ def _byte_view(dataset: bytes | memoryview) -> memoryview:
 
 __all__ = [
     "Peer",
+    "ReportHandler",
     "StoreAssociation",
     "StoreStatus",
     "dataset_bytes",

@@ -17,6 +17,10 @@ Every error names the destination as ``CALLED_AE@host:port`` and says what to do
         │                             error while an instance was on the wire: its
         │                             outcome is unknown; resend on a new association
         ├── FindFailedError           a C-FIND was answered with a failure status
+        ├── CommitmentError           storage commitment could not be asked: the
+        │                             port for the reports cannot be listened on,
+        │                             the peer refused the Storage Commitment
+        │                             context, or failed an N-ACTION
         └── UnreadableDatasetError    a file's meta group could not be parsed
 
 A DICOM status in a C-STORE-RSP is not an exception: it comes back as a value and
@@ -73,6 +77,10 @@ class AssociationLostError(DicomError):
 
 class FindFailedError(DicomError):
     """The peer answered a C-FIND with a failure status."""
+
+
+class CommitmentError(DicomError):
+    """Storage commitment could not be asked; nothing is known of the instances."""
 
 
 class UnreadableDatasetError(DicomError):

@@ -27,6 +27,10 @@ from pacsflow.dicom.errors import AssociationRejectedError
 VERIFICATION = "1.2.840.10008.1.1"
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 """Study Root Query/Retrieve Information Model - FIND."""
+STORAGE_COMMITMENT_PUSH = "1.2.840.10008.1.20.1"
+"""Storage Commitment Push Model SOP Class (PS3.4 Annex J)."""
+STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
+"""Its well-known SOP Instance, the Requested SOP Instance of every N-ACTION."""
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 IMPLEMENTATION_CLASS_UID = "2.25.722135998249151250445771949182789762"
 IMPLEMENTATION_VERSION_NAME = "PACSFLOW_" + __version__.replace(".", "_")

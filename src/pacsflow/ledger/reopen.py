@@ -20,8 +20,8 @@ from pacsflow.outcomes import Outcome
 def reopen(connection: Connection, where: Any, *, why: str) -> list[Transition]:
     """Make the instances that meet ``where`` pending again.
 
-    Their verification is cleared (what is sent again is checked again); outcome
-    details stay until the next outcome replaces them.
+    Their verification and storage commitment are cleared (what is sent again is
+    checked again); outcome details stay until the next outcome replaces them.
 
     Parameters
     ----------
@@ -44,7 +44,14 @@ def reopen(connection: Connection, where: Any, *, why: str) -> list[Transition]:
         connection.execute(
             update(instances)
             .where(instances.c.sop_instance_uid == bindparam("_uid"))
-            .values(outcome=Outcome.PENDING.value, verification=None, updated_at=at),
+            .values(
+                outcome=Outcome.PENDING.value,
+                verification=None,
+                commitment=None,
+                committed_at=None,
+                commitment_detail=None,
+                updated_at=at,
+            ),
             [{"_uid": row.sop_instance_uid} for row in chosen],
         )
     pending = Outcome.PENDING.value

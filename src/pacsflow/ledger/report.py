@@ -13,7 +13,7 @@ from sqlalchemy import Connection, case, func, select
 
 from pacsflow.ledger.legacy import missing_on_disk_query
 from pacsflow.ledger.schema import changes, files, instances, legacy_snapshots, scans
-from pacsflow.outcomes import Duplicate, FileState, Outcome, Verdict
+from pacsflow.outcomes import Commitment, Duplicate, FileState, Outcome, Verdict
 
 UNREADABLE_LISTED = 1000
 """At most this many unreadable files are listed one by one; all are counted."""
@@ -69,6 +69,9 @@ class Status:
     """Verdicts, header changes, stale copies, rows missing on disk, the snapshot."""
     verification: dict[str, int] = field(default_factory=dict)
     """Sent instances the destinations confirmed, did not know, or were not asked."""
+    commitment: dict[str, int] = field(default_factory=dict)
+    """Sent instances the destinations committed, refused to commit, or whose
+    commitment is unknown (not asked, or no answer came)."""
 
     def to_json(self) -> dict[str, Any]:
         """The status as JSON-ready values (the ``status --json`` document)."""
@@ -88,6 +91,7 @@ def read_status(connection: Connection) -> Status:
         skipped_reasons=_reasons(connection, Outcome.SKIPPED),
         reconciliation=_reconciliation(connection),
         verification=_verification(connection),
+        commitment=_commitment(connection),
         duplicates=_duplicates(connection),
         matrix=_matrix(connection),
         sources=sources,
@@ -145,6 +149,19 @@ def _verification(connection: Connection) -> dict[str, int]:
     counts = {"verified": 0, "missing": 0, "unchecked": 0}
     for verification, count in connection.execute(query):
         counts[verification or "unchecked"] = count
+    return counts
+
+
+def _commitment(connection: Connection) -> dict[str, int]:
+    """Sent instances by their destination's storage commitment answer."""
+    query = (
+        select(instances.c.commitment, func.count())
+        .where(instances.c.outcome == Outcome.SENT.value)
+        .group_by(instances.c.commitment)
+    )
+    counts = {Commitment.COMMITTED.value: 0, Commitment.FAILED.value: 0, "unknown": 0}
+    for commitment, count in connection.execute(query):
+        counts[commitment or "unknown"] = count
     return counts
 
 

@@ -11,7 +11,10 @@ marked ``vanished``. The schema changes only through the migrations in
     attributes of readable DICOM files.
 ``instances``
     One row per distinct SOP Instance UID, pointing at its primary file (the first copy
-    by source, folder and name), with the number of copies on disk and its outcome.
+    by source, folder and name), with the number of copies on disk and its outcome;
+    beside the outcome, what ``pacsflow verify`` learnt: the verification, and the
+    storage commitment (``committed``/``failed`` with the failure reason, when
+    the answer came).
 ``scans``
     One row per scan run, with its counts.
 ``runs``
@@ -126,6 +129,11 @@ instances = Table(
     Column("fixes", Text),
     Column("verification", String(16)),
     Column("verified_at", DateTime(timezone=True)),
+    Column("commitment", String(16)),
+    Column("committed_at", DateTime(timezone=True)),
+    Column("commitment_detail", Text),
+    Column("reconciled_key", String(64)),
+    Column("reconciled_scan", Integer),
     Index(None, "outcome"),
     Index(None, "file_id"),
 )
