@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     and_,
     bindparam,
+    case,
     exists,
     func,
     insert,
@@ -295,5 +296,11 @@ def refresh_instance(connection: Connection, uid: str, copies: Sequence[Copy]) -
     connection.execute(
         update(instances)
         .where(instances.c.sop_instance_uid == uid)
-        .values(updated_at=now(), **values)
+        .values(updated_at=now(), reconciled_key=_unless_same_file(values), **values)
     )
+
+
+def _unless_same_file(values: dict[str, Any]) -> Any:
+    """The instance's reconciliation mark, cleared if its primary file changes."""
+    same = instances.c.file_id == values["file_id"]
+    return case((same, instances.c.reconciled_key), else_=None)

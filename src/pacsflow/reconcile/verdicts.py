@@ -20,6 +20,7 @@ outcome: ``skipped``, or ``sinbinned`` when no sin-bin destination is configured
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -34,7 +35,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
+    or_,
     select,
     update,
 )
@@ -72,6 +75,9 @@ class ReconcileSummary:
     """What one reconciliation found among the pending instances."""
 
     instances: int = 0
+    judged: int = 0
+    """Of the pending instances, those judged afresh (the others were judged under
+    the same snapshot and exclusion list since their file was last read)."""
     verdicts: dict[str, int] = field(default_factory=dict)
     instances_changed: int = 0
     changes_by_attribute: dict[str, int] = field(default_factory=dict)
@@ -129,25 +135,65 @@ def reconcile(network: Network, engine: Engine) -> ReconcileSummary:
     summary = ReconcileSummary()
     with engine.begin() as connection:
         summary.snapshot = has_snapshot(connection)
+        key = _judgement_key(connection, exclusions)
         resolved = _choose_copies(connection, summary) if summary.snapshot else set()
     with engine.connect() as reader, engine.begin() as writer:
-        writer.execute(
-            update(instances).where(_PENDING).values(verdict=None, fixes=None)
-        )
-        pending = select(instances.c.sop_instance_uid).where(_PENDING)
-        writer.execute(delete(changes).where(changes.c.sop_instance_uid.in_(pending)))
         judge = _Judge(exclusions, resolved, summary)
-        for chunk in _chunks(reader.execute(_pending_query()), _WRITE_BATCH):
-            _write(writer, [judge(row) for row in chunk])
+        for chunk in _chunks(reader.execute(_pending_query(key)), _WRITE_BATCH):
+            _write(writer, [judge(row) for row in chunk], key)
+        _count_pending(writer, summary)
         if summary.snapshot:
             summary.missing_on_disk = writer.scalar(missing_on_disk_query(count=True))
     log.info(
-        "reconciled %d pending instances: %d with header changes, verdicts %s",
+        "reconciled %d pending instances (%d judged afresh): %d with header changes, "
+        "verdicts %s",
         summary.instances,
+        summary.judged,
         summary.instances_changed,
         summary.verdicts or "none",
     )
     return summary
+
+
+def _judgement_key(connection: Connection, exclusions: frozenset[str]) -> str:
+    """What a judgement depends on besides the instance's own file: the snapshot
+    and the exclusion list. An instance judged under another key is judged again."""
+    snapshot = connection.scalar(
+        select(func.max(legacy_snapshots.c.id)).where(
+            legacy_snapshots.c.finished_at.is_not(None)
+        )
+    )
+    listed = hashlib.sha256("\n".join(sorted(exclusions)).encode()).hexdigest()
+    return f"{snapshot or 0}:{listed[:32]}"
+
+
+def _count_pending(connection: Connection, summary: ReconcileSummary) -> None:
+    """The summary's counts over every pending instance, judged now or before."""
+    summary.instances = connection.scalar(select(func.count()).where(_PENDING)) or 0
+    summary.instances_changed = (
+        connection.scalar(
+            select(func.count()).where(_PENDING, instances.c.fixes.is_not(None))
+        )
+        or 0
+    )
+    summary.verdicts = {
+        verdict: count
+        for verdict, count in connection.execute(
+            select(instances.c.verdict, func.count())
+            .where(_PENDING, instances.c.verdict.is_not(None))
+            .group_by(instances.c.verdict)
+        )
+    }
+    pending = select(instances.c.sop_instance_uid).where(_PENDING)
+    summary.changes_by_attribute = {
+        attribute: count
+        for attribute, count in connection.execute(
+            select(changes.c.attribute, func.count())
+            .where(changes.c.sop_instance_uid.in_(pending))
+            .group_by(changes.c.attribute)
+            .order_by(changes.c.attribute)
+        )
+    }
 
 
 def _choose_copies(connection: Connection, summary: ReconcileSummary) -> set[str]:
@@ -191,8 +237,11 @@ def _choose_copies(connection: Connection, summary: ReconcileSummary) -> set[str
     if primary:
         connection.execute(
             update(instances)
-            .where(instances.c.sop_instance_uid == bindparam("_uid"))
-            .values(file_id=bindparam("file_id")),
+            .where(
+                instances.c.sop_instance_uid == bindparam("_uid"),
+                instances.c.file_id != bindparam("file_id"),
+            )
+            .values(file_id=bindparam("file_id"), reconciled_key=None),
             primary,
         )
     if stale:
@@ -206,8 +255,9 @@ def _choose_copies(connection: Connection, summary: ReconcileSummary) -> set[str
     return resolved
 
 
-def _pending_query() -> Select[Any]:
-    """Pending instances with their primary file and what the snapshot knows."""
+def _pending_query(key: str) -> Select[Any]:
+    """Pending instances not yet judged under ``key`` or since their primary file
+    was last read, with that file and what the snapshot knows."""
     uid = instances.c.sop_instance_uid
     has_paths = exists().where(legacy_files.c.sop_instance_uid == uid)
     on_disk_file = files.alias("on_disk")
@@ -221,6 +271,7 @@ def _pending_query() -> Select[Any]:
         select(
             uid,
             instances.c.duplicate,
+            files.c.scan_id,
             files.c.study_instance_uid,
             files.c.attributes,
             legacy_instances.c.sop_instance_uid.label("known"),
@@ -234,7 +285,15 @@ def _pending_query() -> Select[Any]:
                 legacy_instances, legacy_instances.c.sop_instance_uid == uid
             )
         )
-        .where(_PENDING)
+        .where(
+            _PENDING,
+            or_(
+                instances.c.reconciled_key.is_(None),
+                instances.c.reconciled_key != key,
+                instances.c.reconciled_scan.is_(None),
+                instances.c.reconciled_scan != files.c.scan_id,
+            ),
+        )
         .execution_options(stream_results=True, yield_per=_WRITE_BATCH)
     )
 
@@ -246,6 +305,8 @@ class _Judgement:
     uid: str
     verdict: Verdict | None
     changed: list[tuple[str, str, str]]
+    scan: int
+    """The scan that last read the instance's primary file."""
 
 
 class _Judge:
@@ -261,17 +322,10 @@ class _Judge:
     def __call__(self, row: Any) -> _Judgement:
         """The verdict and changes of one row of :func:`_pending_query`."""
         changed = header_changes(row.attributes, row.legacy_attributes)
-        verdict = self._verdict(row)
-        summary = self._summary
-        summary.instances += 1
-        if verdict is not None:
-            summary.verdicts[verdict.value] = summary.verdicts.get(verdict.value, 0) + 1
-        if changed:
-            summary.instances_changed += 1
-            by_attribute = summary.changes_by_attribute
-            for keyword, _old, _new in changed:
-                by_attribute[keyword] = by_attribute.get(keyword, 0) + 1
-        return _Judgement(row.sop_instance_uid, verdict, changed)
+        self._summary.judged += 1
+        return _Judgement(
+            row.sop_instance_uid, self._verdict(row), changed, row.scan_id
+        )
 
     def _verdict(self, row: Any) -> Verdict | None:
         """The first verdict that applies, if any."""
@@ -302,8 +356,8 @@ def header_changes(
     return differences(decoded_header(raw, database), database)
 
 
-def _write(writer: Connection, judgements: list[_Judgement]) -> None:
-    """Record a chunk's verdicts and changes."""
+def _write(writer: Connection, judgements: list[_Judgement], key: str) -> None:
+    """Record a chunk's verdicts and changes, replacing any earlier judgement."""
     decided = [
         {
             "_uid": j.uid,
@@ -313,17 +367,28 @@ def _write(writer: Connection, judgements: list[_Judgement]) -> None:
             )
             if j.changed
             else None,
+            "reconciled_scan": j.scan,
         }
         for j in judgements
-        if j.verdict is not None or j.changed
     ]
-    if decided:
-        writer.execute(
-            update(instances)
-            .where(instances.c.sop_instance_uid == bindparam("_uid"))
-            .values(verdict=bindparam("verdict"), fixes=bindparam("fixes")),
-            decided,
+    if not decided:
+        return
+    writer.execute(
+        delete(changes).where(
+            changes.c.sop_instance_uid.in_([j.uid for j in judgements])
         )
+    )
+    writer.execute(
+        update(instances)
+        .where(instances.c.sop_instance_uid == bindparam("_uid"))
+        .values(
+            verdict=bindparam("verdict"),
+            fixes=bindparam("fixes"),
+            reconciled_key=key,
+            reconciled_scan=bindparam("reconciled_scan"),
+        ),
+        decided,
+    )
     at = now()
     rows = [
         {
