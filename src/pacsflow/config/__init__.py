@@ -132,6 +132,12 @@ run
     ``batch``
         Instances handed to a worker at once, in whole studies. Default 500.
 
+events
+    Optional. The event log, one JSON line per instance transition (no patient
+    data): ``path`` (default ``events.jsonl`` beside the network file; ``null`` for
+    none), ``max_bytes`` (rotate before the file grows past this, default 100 MiB, at
+    least 4096) and ``backups`` (rotated files kept, default 10).
+
 Match
 -----
 A ``match`` is a mapping of conditions; an instance matches when it meets all of them.
