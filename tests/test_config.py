@@ -766,3 +766,18 @@ def test_catch_all_must_be_last(tmp_path: Path) -> None:
         ),
     ):
         load(tmp_path, minimal(routes=routes))
+
+
+def test_the_event_log_sits_beside_the_network_file_unless_told(
+    tmp_path: Path,
+) -> None:
+    default = load(tmp_path, minimal()).events
+    elsewhere = load(tmp_path, minimal(events={"path": "logs/events.jsonl"})).events
+    none = load(tmp_path, minimal(events={"path": None})).events
+
+    assert default.path == tmp_path / "events.jsonl"
+    assert (default.max_bytes, default.backups) == (100 * 2**20, 10)
+    assert elsewhere.path == tmp_path / "logs" / "events.jsonl"
+    assert none.path is None
+    with pytest.raises(ConfigError, match=r"events\.max_bytes: expected a number"):
+        load(tmp_path, minimal(events={"max_bytes": 10}))
