@@ -7,7 +7,10 @@
     status        what each C-STORE-RSP status means for the run
     errors        DicomError and its subclasses
     negotiation   the A-ASSOCIATE-RQ we propose and reading the peer's answer
-    messages      C-STORE and C-ECHO command sets, encoded by pynetdicom
+    messages      C-STORE, C-ECHO, C-FIND and N-ACTION / N-EVENT-REPORT command
+                  sets, encoded by pynetdicom
+    commitment    storage commitment: the N-ACTION requests and the listener that
+                  receives their N-EVENT-REPORTs
     wire          the single-threaded socket loop: PDUs in, PDUs and fragments out
 
 pynetdicom encodes and decodes every PDU and command set; the socket loop, the
@@ -19,6 +22,7 @@ from pacsflow.dicom.dataset import dataset_bytes
 from pacsflow.dicom.errors import (
     AssociationLostError,
     AssociationRejectedError,
+    CommitmentError,
     DicomError,
     NoContextError,
     PeerUnreachableError,
@@ -29,6 +33,7 @@ from pacsflow.dicom.status import StatusCategory, categorise, describe
 __all__ = [
     "AssociationLostError",
     "AssociationRejectedError",
+    "CommitmentError",
     "DicomError",
     "NoContextError",
     "Peer",
