@@ -167,6 +167,18 @@ def _parser() -> argparse.ArgumentParser:
 
     _sinbin_parser(commands)
 
+    report = _command(
+        commands, "report", _report, "write the HTML report and the CSV of outcomes"
+    )
+    report.add_argument("network", type=Path, help="the network file (YAML)")
+    report.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="where to write them"
+    )
+    report.add_argument(
+        "--title", default="PACS migration", help="the migration's name, as title"
+    )
+    report.add_argument("--json", action="store_true", help="print JSON")
+
     status = _command(commands, "status", _status, "show what the ledger holds")
     status.add_argument("network", type=Path, help="the network file (YAML)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -468,6 +480,23 @@ def _sinbin_release(args: argparse.Namespace, console: Console) -> int:
         ),
         console,
     )
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow report NETWORK --out DIR``: the HTML page and the CSV files."""
+    from pacsflow.report import write_report
+
+    with _ledger(args.network) as (network, engine), engine.connect() as connection:
+        written = write_report(connection, args.out, title=args.title, network=network)
+    if args.json:
+        print(json.dumps(written.to_json(), indent=2))
+    else:
+        console.print(
+            f"Wrote {written.html}: {written.instances:,} instances in "
+            f"{written.instances_csv.name}, {written.unreadable:,} unreadable files "
+            f"in {written.unreadable_csv.name}"
+        )
+    return 0
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:

@@ -8,7 +8,8 @@ Third-party errors (pydantic, SQLAlchemy, OS) are mapped to these at the boundar
     ├── LedgerError               the tracking database cannot be opened or written
     ├── SourceError               a storage folder cannot be walked
     ├── LegacyDatabaseError       the old PACS's database cannot be read as asked
-    └── SampleError               the demo archive cannot be generated
+    ├── SampleError               the demo archive cannot be generated
+    └── ReportError               the report's folder or files cannot be written
 
 A file that is not readable DICOM is not an exception at this level: the scanner
 records it as ``unreadable`` with its reason and carries on.
@@ -39,3 +40,7 @@ class LegacyDatabaseError(PacsflowError):
 
 class SampleError(PacsflowError):
     """The demo archive cannot be generated where it was asked for."""
+
+
+class ReportError(PacsflowError):
+    """The report's folder or files cannot be written."""
