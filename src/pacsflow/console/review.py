@@ -148,7 +148,7 @@ def _print_attempts(console: Console, history: History) -> None:
             highlight=False,
             soft_wrap=True,
         )
-        if attempt.detail and attempt.result not in ("stored", "success"):
+        if attempt.detail and attempt.result != "stored":
             console.print(f"          {escape(attempt.detail)}", highlight=False)
 
 

@@ -45,6 +45,16 @@ from pacsflow.reconcile.fix import HeaderFixError, patched_dataset
 
 log = logging.getLogger(__name__)
 
+_RESULTS = {
+    StatusCategory.SUCCESS: "stored",
+    StatusCategory.WARNING: "warning",
+    StatusCategory.RETRY: "retry",
+    StatusCategory.FAILURE: "failed",
+    StatusCategory.REFUSED: "refused",
+}
+"""An answer's category as the ``attempts`` table records it, the same words for
+every kind of destination."""
+
 MAX_CONTEXTS = 128
 """Presentation contexts one association may propose (PS3.8: odd IDs 1-255)."""
 
@@ -199,7 +209,7 @@ class DicomSender:
         detail = "; ".join(parts)
         category = answer.category()
         attempt = Attempt(
-            now(), category.value, status, detail, association.association_id
+            now(), _RESULTS[category], status, detail, association.association_id
         )
         turn.attempts.append(attempt)
         if category is StatusCategory.SUCCESS:

@@ -29,7 +29,7 @@ from pacsflow.ledger.schema import attempts
 
 log = logging.getLogger(__name__)
 
-DELIVERED = ("stored", "success", "warning")
+DELIVERED = ("stored", "warning")
 """The ``attempts.result`` values of a try that left the instance at its
 destination."""
 
