@@ -109,3 +109,5 @@ def test_demo_command_generates_scans_and_reports(
     assert "SOP class × transfer syntax" in shown
     assert "Unreadable files" in shown
     assert (tmp_path / "demo" / "pacsflow.db").exists()
+    assert (tmp_path / "demo" / "report" / "index.html").exists()
+    assert (tmp_path / "demo" / "events.jsonl").exists()

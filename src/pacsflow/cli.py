@@ -568,9 +568,20 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"{name} received {receiver.received:,} instances in {receiver.folder}"
         )
+    _report(
+        _namespace(
+            args,
+            network=network_file,
+            out=directory / "report",
+            title="pacsflow demo migration",
+            json=False,
+        ),
+        console,
+    )
     console.print(
-        f"Sin bin: {directory / 'sinbin'}. Run 'pacsflow status {network_file}' any "
-        "time; delete the folder to start the demo afresh."
+        f"Sin bin: {directory / 'sinbin'} ('pacsflow sinbin {network_file} list'). "
+        f"Ask about any image: 'pacsflow explain {network_file} UID'. Delete the "
+        "folder to start the demo afresh."
     )
     return code
 
