@@ -83,10 +83,7 @@ def test_rates_are_per_unit_of_the_interval() -> None:
 def test_the_database_counts_each_interval_as_python_does(ledger_url: str) -> None:
     first = datetime(2026, 3, 1, 21, 59, 58, 250_000, tzinfo=UTC)
     delivered = [
-        *(
-            ("newpacs", first + timedelta(seconds=7 * i), "stored")
-            for i in range(1543)
-        ),
+        *(("newpacs", first + timedelta(seconds=7 * i), "stored") for i in range(1543)),
         *(("newpacs", first + timedelta(seconds=401 * i), "warning") for i in range(9)),
         *(
             ("archive", first + timedelta(seconds=31.5 * i), "stored")
