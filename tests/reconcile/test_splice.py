@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from io import BytesIO
 from pathlib import Path
 
@@ -58,14 +59,15 @@ def test_spliced_files_read_as_pydicom_would_write_them(
             assert patched[element.tag].value == element.value, (path, element.tag)
 
 
-def test_value_outside_the_character_set_is_not_simple(
-    sample_files: list[Path],
-) -> None:
-    syntax, data = dataset_bytes(sample_files[0])
-    explicit = syntax != "1.2.840.10008.1.2"
+def test_text_to_re_encode_inside_a_sequence_is_not_simple() -> None:
+    charset = b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100"
+    inner = b"\x08\x00\x80\x00LO\x06\x00Z\xfcrich"  # Latin-1, inside an item
+    item = b"\xfe\xff\x00\xe0" + struct.pack("<I", len(inner)) + inner
+    sequence = b"\x08\x00\x10\x11SQ\x00\x00" + struct.pack("<I", len(item)) + item
+    name = b"\x10\x00\x10\x00PN\x04\x00DOE "
 
-    with pytest.raises(NotSimpleError, match="another character set"):
-        splice(data, explicit, [(0x00100010, "PN", "山田^太郎")])
+    with pytest.raises(NotSimpleError, match="non-ASCII bytes in element 00081110"):
+        splice(charset + sequence + name, True, [(0x00100010, "PN", "山田^太郎")])
 
 
 def test_group_length_in_a_changed_group_is_not_simple() -> None:
@@ -74,3 +76,34 @@ def test_group_length_in_a_changed_group_is_not_simple() -> None:
 
     with pytest.raises(NotSimpleError, match="group length"):
         splice(group_length + name, True, [(0x00100010, "PN", "X")])
+
+
+def test_a_value_beyond_the_character_set_switches_the_data_set_to_utf8(
+    sample_files: list[Path],
+) -> None:
+    name = "Łukasiewicz^Żaneta"  # not Latin-1: the data set must become UTF-8
+    switched = 0
+    for path in sample_files:
+        original = dcmread(path)
+        syntax, data = dataset_bytes(path)
+        if syntax == ExplicitVRBigEndian or "SpecificCharacterSet" not in original:
+            continue
+        try:
+            splice(data, syntax != "1.2.840.10008.1.2", [(0x00100010, "PN", name)])
+        except NotSimpleError:
+            continue  # non-ASCII text inside a sequence: the general path's
+        switched += 1
+
+        patched = dcmread(BytesIO(patched_file(path, (("PatientName", name),))))
+
+        assert patched.SpecificCharacterSet == "ISO_IR 192"
+        assert patched.PatientName == name
+        original.PatientName = name
+        assert set(patched.keys()) == set(original.keys()), path
+        for element in original:
+            if element.keyword in ("SpecificCharacterSet", "PixelData"):
+                continue
+            assert patched[element.tag].value == element.value, (path, element.tag)
+        if "PixelData" in original:
+            assert patched.PixelData == original.PixelData
+    assert switched > 10

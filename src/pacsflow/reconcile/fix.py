@@ -172,7 +172,7 @@ def _patch(data: bytes, syntax: str, fixes: Fixes, name: str) -> _Parts:
         if uid.is_little_endian and not uid.is_deflated:
             simple = [(int(elem.tag), str(elem.VR), value) for elem, value in new]
             try:
-                return [splice(data, not uid.is_implicit_VR, simple)]
+                return splice(data, not uid.is_implicit_VR, simple)
             except NotSimpleError as exc:
                 log.debug("%s: %s; patching through pydicom", name, exc)
         if uid.is_deflated:

@@ -7,7 +7,14 @@ the data set need not be parsed: :func:`splice` walks the top-level elements wit
 delimiters), and rebuilds the bytes with each element replaced or inserted in tag
 order. Everything else, pixel data included, is the same bytes, copied once.
 
-Anything outside that case raises :class:`NotSimpleError`, and the caller takes the
+When a new value needs more than the data set's single-byte character set can encode
+(a corrected name in Polish in a Latin-1 data set), :func:`splice` switches the data
+set to UTF-8: it walks every top-level element up to the pixel data, re-encodes each
+non-ASCII text value from the old character set, and sets (0008,0005) to
+``ISO_IR 192``. Non-ASCII bytes inside a sequence, in a private or unknown element, or
+in an element stored as UN leave that to the general path.
+
+Anything outside these cases raises :class:`NotSimpleError`, and the caller takes the
 general path through pydicom (:mod:`pacsflow.reconcile.fix`): big endian or deflated
 data sets, a value that needs another character set, a group length element in a
 group that changes, a long-length VR, or any element this walk does not expect.
@@ -19,10 +26,24 @@ import struct
 from collections.abc import Sequence
 
 from pydicom.charset import python_encoding
+from pydicom.datadict import dictionary_has_tag, dictionary_VR
+
+Buffer = bytes | memoryview
+"""A piece of the new data set; the caller joins them once."""
 
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET = 0x00080005
+_UTF8 = "ISO_IR 192"
+_PIXEL_DATA_TAG = 0x7FE00010
+_TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+"""The VRs whose values (0008,0005) governs (bar UR and others that stay ASCII)."""
+_SINGLE_BYTE = frozenset(
+    {"ascii", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso_ir_126"}
+    | {"iso_ir_127", "iso_ir_138", "iso_ir_144", "iso_ir_148", "iso_ir_166"}
+)
+"""Codecs of single-term, single-byte character sets, whose text can be re-encoded
+value by value."""
 _MAX_DEPTH = 32
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR"}
@@ -37,8 +58,11 @@ class NotSimpleError(Exception):
     """This fix needs the general path; the message says why (for DEBUG logs)."""
 
 
-def splice(data: bytes, explicit: bool, fixes: Sequence[tuple[int, str, str]]) -> bytes:
-    """The little-endian data set ``data`` with ``fixes`` spliced in.
+def splice(
+    data: bytes, explicit: bool, fixes: Sequence[tuple[int, str, str]]
+) -> list[Buffer]:
+    """The little-endian data set ``data`` with ``fixes`` spliced in, as pieces to
+    join (the untouched tail, pixel data included, is a view of ``data``).
 
     Parameters
     ----------
@@ -58,8 +82,11 @@ def splice(data: bytes, explicit: bool, fixes: Sequence[tuple[int, str, str]]) -
     walked = _walk(data, explicit, max(wanted), {t >> 16 for t in wanted})
     charset = next((data[v:e] for t, _s, v, e in walked if t == _CHARSET), b"")
     codec = _codec(charset)
+    if not all(_fits(value, codec) for _vr, value in wanted.values()):
+        return _to_utf8(data, explicit, wanted, codec)
     stop = walked[-1][3] if walked else 0
-    parts, done = [], 0
+    parts: list[Buffer] = []
+    done = 0
     for tag in sorted(wanted):
         # replace the element, or insert it before the first element past it
         start, end = next(
@@ -69,8 +96,8 @@ def splice(data: bytes, explicit: bool, fixes: Sequence[tuple[int, str, str]]) -
         vr, text = wanted[tag]
         parts += [data[done:start], _encode(tag, vr, text, codec, explicit)]
         done = end
-    parts.append(data[done:])
-    return b"".join(parts)
+    parts.append(memoryview(data)[done:])  # the pixel data: not copied here
+    return parts
 
 
 def _walk(
@@ -138,6 +165,80 @@ def _item_end(data: bytes, pos: int, size: int, explicit: bool, depth: int) -> i
         if tag == _ITEM_END:
             return value
         pos = _skip(data, value, length, explicit and vr != b"UN", depth)
+
+
+def _fits(text: str, codec: str) -> bool:
+    """Whether ``codec`` can encode ``text``."""
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _to_utf8(
+    data: bytes, explicit: bool, wanted: dict[int, tuple[str, str]], codec: str
+) -> list[Buffer]:
+    """The data set switched to UTF-8, its text re-encoded, ``wanted`` spliced in."""
+    if codec not in _SINGLE_BYTE:
+        raise NotSimpleError(f"the value needs another character set than {codec}")
+    wanted = {**wanted, _CHARSET: ("CS", _UTF8)}
+    parts: list[Buffer] = []
+    pos = 0
+    while pos + 8 <= len(data):
+        tag, vr, length, value = _header(data, pos, explicit)
+        while wanted and min(wanted) < tag:  # insert what the data set lacks
+            new = min(wanted)
+            parts.append(_encode(new, *wanted.pop(new), "utf-8", explicit))
+        if tag >= _PIXEL_DATA_TAG:
+            break
+        if tag & 0xFFFF == 0:
+            raise NotSimpleError("a group length element where lengths change")
+        end = _skip(data, value, length, explicit and vr != b"UN", 0)
+        if tag in wanted:
+            parts.append(_encode(tag, *wanted.pop(tag), "utf-8", explicit))
+        elif data[value:end].isascii():
+            parts.append(data[pos:end])
+        else:
+            parts.append(_recoded(data, (pos, value, end), tag, vr, codec, explicit))
+        pos = end
+    for new in sorted(wanted):
+        parts.append(_encode(new, *wanted[new], "utf-8", explicit))
+    parts.append(memoryview(data)[pos:])
+    return parts
+
+
+def _recoded(
+    data: bytes,
+    span: tuple[int, int, int],
+    tag: int,
+    vr: bytes,
+    codec: str,
+    explicit: bool,
+) -> bytes:
+    """A top-level element with non-ASCII bytes, its text re-encoded from ``codec``
+    to UTF-8; other values (binary, or a private element's) copied as they are.
+
+    ``span`` is the element's (start, value offset, end).
+    """
+    start, value, end = span
+    name = vr.decode("ascii") if explicit else _dictionary_vr(tag)
+    if name in ("SQ", "UN") or (explicit and name == ""):
+        raise NotSimpleError(f"non-ASCII bytes in element {tag:08X} ({name or '?'})")
+    if name not in _TEXT_VRS:
+        return data[start:end]
+    try:
+        text = data[value:end].decode(codec).rstrip(" \x00")
+    except UnicodeDecodeError as exc:
+        raise NotSimpleError(f"element {tag:08X} is not in {codec}") from exc
+    return _encode(tag, name, text, "utf-8", explicit)
+
+
+def _dictionary_vr(tag: int) -> str:
+    """The VR the dictionary gives a public tag; empty for private or unknown."""
+    if tag >> 16 & 1 or not dictionary_has_tag(tag):
+        return ""
+    return str(dictionary_VR(tag))
 
 
 def _codec(charset: bytes) -> str:
