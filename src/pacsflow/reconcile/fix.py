@@ -32,6 +32,7 @@ import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 
@@ -168,13 +169,16 @@ def _patch(data: bytes, syntax: str, fixes: Fixes, name: str) -> _Parts:
             name, f"(0002,0010) Transfer Syntax UID {syntax} is not one pydicom knows"
         )
     with _strict(name):
-        new = [(_element(keyword, value, name), value) for keyword, value in fixes]
+        try:
+            simple = [(*_checked(keyword, value), value) for keyword, value in fixes]
+        except _BadFixError as exc:
+            raise HeaderFixError(f"cannot patch {name}: {exc}") from None
         if uid.is_little_endian and not uid.is_deflated:
-            simple = [(int(elem.tag), str(elem.VR), value) for elem, value in new]
             try:
                 return splice(data, not uid.is_implicit_VR, simple)
             except NotSimpleError as exc:
                 log.debug("%s: %s; patching through pydicom", name, exc)
+        new = [(DataElement(tag, vr, value), value) for tag, vr, value in simple]
         if uid.is_deflated:
             data = zlib.decompress(data, -zlib.MAX_WBITS)
         header, rest = _rewrite(data, uid, new, name)
@@ -184,29 +188,37 @@ def _patch(data: bytes, syntax: str, fixes: Fixes, name: str) -> _Parts:
     return [header, memoryview(data)[rest:]]
 
 
-def _element(keyword: str, value: str, name: str) -> DataElement:
-    """The element that sets ``keyword`` to ``value``, validated for its VR."""
+class _BadFixError(Exception):
+    """A fix no file can take; the message says why, without the value."""
+
+
+@lru_cache(maxsize=4096)
+def _checked(keyword: str, value: str) -> tuple[int, str]:
+    """The (tag, VR) that sets ``keyword`` to ``value``, validated for its VR.
+
+    Cached: the instances of a study carry the same fixes.
+    """
     tag = tag_for_keyword(keyword)
     if tag is None:
-        raise HeaderFixError(
-            f"cannot patch {name}: {keyword!r} is not a DICOM keyword; correct the "
-            "attribute name in the legacy database configuration"
+        raise _BadFixError(
+            f"{keyword!r} is not a DICOM keyword; correct the attribute name in the "
+            "legacy database configuration"
         )
     vr, label = dictionary_VR(tag), _label(tag)
     if vr not in _TEXT_VRS or tag == _CHARSET or tag >> 16 == 2:
-        raise HeaderFixError(
-            f"cannot patch {name}: {label} (VR {vr}) cannot be fixed; fixes set text "
-            "attributes of the data set, and (0008,0005) is chosen by the fix itself"
+        raise _BadFixError(
+            f"{label} (VR {vr}) cannot be fixed; fixes set text attributes of the "
+            "data set, and (0008,0005) is chosen by the fix itself"
         )
     try:
-        return DataElement(tag, vr, value, validation_mode=config.RAISE)
+        DataElement(tag, vr, value, validation_mode=config.RAISE)
     except ValueError:
         # not chained: pydicom's message quotes the value, maybe a patient's name
-        raise HeaderFixError(
-            f"cannot patch {name}: the new value of {label} ({len(value)} characters) "
-            f"is not valid {vr} text (PS3.5 Table 6.2-1); correct it in the legacy "
-            "database"
+        raise _BadFixError(
+            f"the new value of {label} ({len(value)} characters) is not valid {vr} "
+            "text (PS3.5 Table 6.2-1); correct it in the legacy database"
         ) from None
+    return tag, vr
 
 
 def _rewrite(
