@@ -13,6 +13,7 @@ meant for the person reviewing the ledger.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import struct
@@ -378,28 +379,31 @@ class _Walker:
 def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
     """Second opinion from pydicom for files the fast walker does not handle."""
     from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
+    from pydicom.errors import BytesLengthException, InvalidDicomError
 
     try:
-        # pydicom warns about what it guesses in a malformed file; the guesses are
-        # judged below, and a warning turned into an error must not stop a scan
-        with warnings.catch_warnings():
+        # pydicom warns about what it guesses in a malformed file, and again when a
+        # guessed value is read; the guesses are judged below, and a warning turned
+        # into an error must not stop a scan
+        with warnings.catch_warnings(), _CappedFile(path) as fp:
             warnings.simplefilter("ignore")
-            ds = dcmread(path, defer_size=_MAX_VALUE, force=True)
-        values = {
-            name: _pydicom_value(ds, tag)
-            for tag, name in _WANTED.items()
-            if tag in ds or (tag >> 16 == 2 and tag in ds.file_meta)
-        }
-        pixel_data = any(tag in ds for tag in _PIXEL_TAGS)
-        attributes = {
-            keyword: _raw_text(ds, tag)
-            for tag, keyword in RECONCILED.items()
-            if tag in ds
-        }
+            ds = dcmread(fp, defer_size=_MAX_VALUE, force=True)
+            values = {
+                name: _pydicom_value(ds, tag)
+                for tag, name in _WANTED.items()
+                if tag in ds or (tag >> 16 == 2 and tag in ds.file_meta)
+            }
+            pixel_data = any(tag in ds for tag in _PIXEL_TAGS)
+            attributes = {
+                keyword: _raw_text(ds, tag)
+                for tag, keyword in RECONCILED.items()
+                if tag in ds
+            }
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
     except (struct.error, OverflowError, NotImplementedError, AttributeError) as exc:
+        raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
+    except BytesLengthException as exc:
         raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
     if "sop_instance_uid" not in values and "media_sop_instance_uid" not in values:
         raise UnreadableFileError(f"not a DICOM file: {why}, and no SOP Instance UID")
@@ -409,6 +413,16 @@ def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
         )
         values["transfer_syntax"] = str(syntax)
     return _header_from(values, pixel_data, attributes)
+
+
+class _CappedFile(io.FileIO):
+    """A file that never reads past its end: a malformed length of 4 GB asks for
+    what is left, not for a 4 GB buffer (which ``read(n)`` allocates first)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            size = min(size, max(os.fstat(self.fileno()).st_size - self.tell(), 0))
+        return super().read(size)
 
 
 def _raw_text(ds: object, tag: int) -> str:
