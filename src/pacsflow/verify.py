@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from pacsflow.config import DicomDestination, FolderDestination, Network
 from pacsflow.config.destinations import StorageCommitment
 from pacsflow.destinations.base import Item
-from pacsflow.destinations.dicom import peer_of
+from pacsflow.destinations.dicom import peer_of, tls_files
 from pacsflow.destinations.folder import relative_path
 from pacsflow.dicom.association import Peer, StoreAssociation
 from pacsflow.dicom.commitment import (
@@ -197,6 +197,7 @@ def _listen_address(
         bind=options.bind,
         port=options.port,
         ae_title=options.ae_title or config.calling_ae_title,
+        tls=tls_files(config.tls),
     )
 
 
@@ -244,6 +245,7 @@ def _query_peer(config: DicomDestination) -> Peer:
         acse_timeout=peer.acse_timeout,
         dimse_timeout=peer.dimse_timeout,
         network_timeout=peer.network_timeout,
+        tls=peer.tls,
     )
 
 

@@ -184,6 +184,13 @@ Destinations
     ``query``
         Where ``pacsflow verify`` asks by C-FIND what the destination holds:
         ``{host, port, ae_title}``, each defaulting to the store address's.
+    ``tls``
+        DICOM over TLS (1.2 or newer): ``{ca, cert, key, verify_hostname}``. ``ca``
+        is the PEM file of the certificates that may sign the peer's (default: the
+        system's trust store); the peer's certificate is always verified, and must
+        name the host unless ``verify_hostname: false``. ``cert`` and ``key``
+        (together) are pacsflow's own certificate and key, presented to peers that
+        ask, and served on the storage commitment port.
     ``storage_commitment``
         Optional. After its C-FIND check, ``pacsflow verify`` asks the destination
         (at its store address) by Storage Commitment Push Model N-ACTION to take

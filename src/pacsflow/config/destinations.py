@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     WrapSerializer,
     field_validator,
+    model_validator,
 )
 
 from pacsflow.config.fields import (
@@ -62,6 +63,26 @@ class StorageCommitment(_Frozen):
     """Most instances one N-ACTION request (one transaction) refers to."""
 
 
+class TlsOptions(_Frozen):
+    """DICOM over TLS (1.2 or newer), the peer's certificate always verified."""
+
+    ca: _AbsolutePath | None = None
+    """PEM file of the certificates that may sign the peer's; default the system's."""
+    cert: _AbsolutePath | None = None
+    """PEM file of pacsflow's own certificate, for peers that ask for one."""
+    key: _AbsolutePath | None = None
+    """PEM file of the private key of ``cert``."""
+    verify_hostname: bool = True
+    """Whether the peer's certificate must name the host pacsflow connects to."""
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> TlsOptions:
+        """A certificate needs its key, and a key its certificate."""
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("give tls.cert and tls.key together, or neither")
+        return self
+
+
 class DicomDestination(_Frozen):
     """A DICOM storage SCP that receives instances by C-STORE."""
 
@@ -86,6 +107,8 @@ class DicomDestination(_Frozen):
     """Seconds an idle connection may stay silent."""
     query: QueryAddress = QueryAddress()
     """Where ``pacsflow verify`` sends C-FIND; default the store address."""
+    tls: TlsOptions | None = None
+    """Speak DICOM over TLS, as {ca, cert, key, verify_hostname}; default plain TCP."""
     storage_commitment: StorageCommitment | None = None
     """Ask for storage commitment in ``pacsflow verify``; default not asked."""
 

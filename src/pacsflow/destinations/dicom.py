@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pacsflow.config import DicomDestination
+from pacsflow.config.destinations import TlsOptions
 from pacsflow.destinations.base import (
     Attempt,
     BatchResult,
@@ -41,6 +42,7 @@ from pacsflow.dicom.errors import (
     UnreadableDatasetError,
 )
 from pacsflow.dicom.status import StatusCategory, describe
+from pacsflow.dicom.tls import TlsFiles
 from pacsflow.reconcile.fix import HeaderFixError, patched_dataset
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,19 @@ def peer_of(config: DicomDestination) -> Peer:
         acse_timeout=config.acse_timeout,
         dimse_timeout=config.dimse_timeout,
         network_timeout=config.network_timeout,
+        tls=tls_files(config.tls),
+    )
+
+
+def tls_files(options: TlsOptions | None) -> TlsFiles | None:
+    """A destination's TLS options as the workers carry them."""
+    if options is None:
+        return None
+    return TlsFiles(
+        ca=None if options.ca is None else str(options.ca),
+        cert=None if options.cert is None else str(options.cert),
+        key=None if options.key is None else str(options.key),
+        verify_hostname=options.verify_hostname,
     )
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -53,7 +54,7 @@ from pynetdicom.pdu import (
     P_DATA_TF,
 )
 
-from pacsflow.dicom import messages, negotiation
+from pacsflow.dicom import messages, negotiation, tls
 from pacsflow.dicom.dataset import dataset_bytes
 from pacsflow.dicom.errors import (
     AssociationLostError,
@@ -67,6 +68,7 @@ from pacsflow.dicom.negotiation import (
     VERIFICATION,
 )
 from pacsflow.dicom.status import StatusCategory, categorise, describe
+from pacsflow.dicom.tls import TlsFiles
 from pacsflow.dicom.wire import Link, LinkError, Wait, unexpected
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,8 @@ class Peer:
         Seconds for a whole C-STORE-RSP or C-ECHO-RSP to arrive.
     network_timeout : float
         Seconds each send may wait for the destination to take our data.
+    tls : TlsFiles, optional
+        Speak DICOM over TLS, with these trust and identity files.
     """
 
     host: str
@@ -112,6 +116,7 @@ class Peer:
     acse_timeout: float = 30
     dimse_timeout: float = 60
     network_timeout: float = 60
+    tls: TlsFiles | None = None
 
     def __str__(self) -> str:
         """The destination as ``CALLED_AE@host:port``."""
@@ -549,7 +554,18 @@ class StoreAssociation:
         except OSError as exc:
             raise self._unreachable(f"the connection failed ({exc})") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
+        if self.peer.tls is None:
+            return sock
+        try:
+            context = tls.client_context(self.peer.tls)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            sock.close()
+            raise self._unreachable(tls.load_failure(exc)) from exc
+        try:
+            return context.wrap_socket(sock, server_hostname=self.peer.host)
+        except OSError as exc:  # ssl.SSLError included
+            sock.close()
+            raise self._unreachable(tls.handshake_failure(exc)) from exc
 
     def _unreachable(self, why: str) -> PeerUnreachableError:
         """The error for a failed connection attempt."""

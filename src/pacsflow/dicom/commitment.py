@@ -38,6 +38,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pynetdicom import AE, evt
 
+from pacsflow.dicom import tls
 from pacsflow.dicom.association import Peer, StoreAssociation
 from pacsflow.dicom.errors import AssociationLostError, CommitmentError
 from pacsflow.dicom.negotiation import (
@@ -47,6 +48,7 @@ from pacsflow.dicom.negotiation import (
     VERIFICATION,
 )
 from pacsflow.dicom.status import StatusCategory
+from pacsflow.dicom.tls import TlsFiles
 from pacsflow.dicom.wire import LinkError
 
 log = logging.getLogger(__name__)
@@ -84,11 +86,14 @@ class ListenAddress:
         The TCP port.
     ae_title : str
         The AE title pacsflow answers as; associations calling another are refused.
+    tls : TlsFiles, optional
+        Serve TLS with pacsflow's certificate (the destination's ``tls``).
     """
 
     bind: str
     port: int
     ae_title: str
+    tls: TlsFiles | None = None
 
     def __str__(self) -> str:
         """The address as ``AE_TITLE@bind:port``."""
@@ -281,10 +286,17 @@ class ReportListener:
         ae.add_supported_context(STORAGE_COMMITMENT_PUSH, scu_role=True, scp_role=True)
         ae.add_supported_context(VERIFICATION)
         where = (self.address.bind, self.address.port)
+        context = None
+        if self.address.tls is not None:
+            try:
+                context = tls.server_context(self.address.tls)
+            except (OSError, ValueError) as exc:  # ssl.SSLError included
+                raise CommitmentError(tls.load_failure(exc)) from exc
         try:
             self._server = ae.start_server(
                 where,
                 block=False,
+                ssl_context=context,
                 evt_handlers=[
                     (evt.EVT_N_EVENT_REPORT, self._report),
                     (evt.EVT_REJECTED, self._rejected),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -335,7 +336,7 @@ def _chain(first: Iterator[Buffer], second: Iterator[Buffer]) -> Iterator[Buffer
 
 def _send_batch(sock: socket.socket, batch: list[Buffer]) -> None:
     """Send all of ``batch``, resuming after partial sends."""
-    if sys.platform == "win32":
+    if sys.platform == "win32" or isinstance(sock, ssl.SSLSocket):  # no sendmsg
         for buffer in batch:
             sock.sendall(buffer)
         return
