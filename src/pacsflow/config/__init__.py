@@ -191,6 +191,14 @@ Destinations
         name the host unless ``verify_hostname: false``. ``cert`` and ``key``
         (together) are pacsflow's own certificate and key, presented to peers that
         ask, and served on the storage commitment port.
+    ``throttle``
+        Rate limits that spare the new PACS and the network:
+        ``{images_per_second, mb_per_second, windows}``, each limit over all of the
+        destination's associations (each paces itself at its share). ``windows`` is a
+        list of ``{days, start, end, images_per_second, mb_per_second}``: on the listed
+        days (``mon`` ... ``sun``, default all) between the local times ``start`` and
+        ``end`` (``"HH:MM"``; an end before the start runs past midnight) the window's
+        limits replace the throttle's; the first window that holds wins.
     ``storage_commitment``
         Optional. After its C-FIND check, ``pacsflow verify`` asks the destination
         (at its store address) by Storage Commitment Push Model N-ACTION to take

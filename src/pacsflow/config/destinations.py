@@ -30,6 +30,7 @@ from pacsflow.config.fields import (
 )
 from pacsflow.config.problems import _show, _suggest
 from pacsflow.config.sections import _Frozen
+from pacsflow.config.throttle import ThrottleOptions
 
 
 class QueryAddress(_Frozen):
@@ -109,6 +110,8 @@ class DicomDestination(_Frozen):
     """Where ``pacsflow verify`` sends C-FIND; default the store address."""
     tls: TlsOptions | None = None
     """Speak DICOM over TLS, as {ca, cert, key, verify_hostname}; default plain TCP."""
+    throttle: ThrottleOptions | None = None
+    """Rate limits, as {images_per_second, mb_per_second, windows}; default none."""
     storage_commitment: StorageCommitment | None = None
     """Ask for storage commitment in ``pacsflow verify``; default not asked."""
 

@@ -28,6 +28,7 @@ from pacsflow.destinations.base import (
     not_tried,
     now,
 )
+from pacsflow.destinations.throttle import Pacer
 from pacsflow.dicom.association import (
     Peer,
     StoreAssociation,
@@ -114,6 +115,11 @@ class DicomSender:
     def __init__(self, config: DicomDestination, policy: RetryPolicy) -> None:
         self._peer = peer_of(config)
         self._policy = policy
+        self._pacer = (
+            None
+            if config.throttle is None
+            else Pacer(config.throttle, config.associations)
+        )
 
     def deliver(self, items: Sequence[Item]) -> BatchResult:
         """Send ``items`` in order; pause on a refusal or an unreachable peer."""
@@ -183,6 +189,8 @@ class DicomSender:
             turn.attempts.append(Attempt(now(), "failed", detail=str(exc)))
             return turn.end(Result.FAILED, detail=str(exc))
         while True:
+            if self._pacer is not None:
+                self._pacer.wait(item.size)
             try:
                 answer = association.store(
                     item.sop_class_uid, item.sop_instance_uid, syntax, data

@@ -1,0 +1,83 @@
+"""A destination's ``throttle``: rate limits, and time windows with their own.
+
+A migration runs for weeks beside a working PACS: in clinic hours the new PACS (and
+the network) should see a trickle, at night and at weekends all it can take::
+
+    throttle:
+      images_per_second: 200          # outside every window; omit for no limit
+      windows:
+        - {days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00",
+           images_per_second: 20, mb_per_second: 10}
+
+Times are local, ``HH:MM``; quote them (YAML reads an unquoted ``19:00`` as a number
+in base 60, which is understood too). A window whose end is before its start runs
+past midnight. The first window that holds now gives the limits; outside every window
+the throttle's own limits hold.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from pacsflow.config.sections import _Frozen
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Limits(_Frozen):
+    """How fast, at most; None for no limit."""
+
+    images_per_second: float | None = Field(default=None, gt=0)
+    """Instances per second, over all of the destination's associations."""
+    mb_per_second: float | None = Field(default=None, gt=0)
+    """Megabytes (10^6 bytes) per second, over all of its associations."""
+
+
+class Window(Limits):
+    """Limits that hold on some days between two local times."""
+
+    days: tuple[Day, ...] = _DAYS
+    """Days of the week, as mon ... sun; default every day."""
+    start: time
+    """Local time the window opens, as "HH:MM"."""
+    end: time
+    """Local time it closes; before start for a window past midnight."""
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _base_sixty(cls, value: object) -> object:
+        """Read YAML's base-60 reading of an unquoted 19:00 back as a time."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < 24 * 60:
+                raise ValueError(f"expected a time as 'HH:MM'; got {value}")
+            return time(value // 60, value % 60)
+        return value
+
+    def holds(self, moment: datetime) -> bool:
+        """Whether ``moment`` (local time) is inside the window."""
+        now = moment.time()
+        today = _DAYS[moment.weekday()]
+        if self.start <= self.end:
+            return today in self.days and self.start <= now < self.end
+        if now >= self.start:  # the evening part, on a listed day
+            return today in self.days
+        yesterday = _DAYS[(moment.weekday() - 1) % 7]
+        return now < self.end and yesterday in self.days
+
+
+class ThrottleOptions(Limits):
+    """A destination's limits, and the windows that replace them."""
+
+    windows: tuple[Window, ...] = ()
+    """Time windows with their own limits; the first that holds wins."""
+
+    def limits_at(self, moment: datetime) -> Limits:
+        """The limits that hold at ``moment`` (local time)."""
+        for window in self.windows:
+            if window.holds(moment):
+                return window
+        return self

@@ -1,0 +1,61 @@
+"""Pacing a destination's sends to its configured rate.
+
+Each association of a destination paces itself at its share of the limits (the
+destination's limits divided by its ``associations``), so however many run at once
+the destination never sees more than its limit. Pacing spaces the sends out, without
+bursts: before each instance the sender waits until the previous one's share of time
+has passed. The limits are looked up for each instance, so a window that opens or
+closes takes effect at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from pacsflow.config.throttle import ThrottleOptions
+
+
+class Pacer:
+    """Spaces one association's sends out to its share of the limits.
+
+    Parameters
+    ----------
+    options : ThrottleOptions
+        The destination's throttle.
+    share : int
+        How many associations share the limits (the destination's ``associations``).
+    clock, sleep, local_time
+        Injected for tests: a monotonic clock, a sleep, and the local wall clock.
+    """
+
+    def __init__(
+        self,
+        options: ThrottleOptions,
+        share: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        local_time: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self._options = options
+        self._share = max(share, 1)
+        self._clock = clock
+        self._sleep = sleep
+        self._local_time = local_time
+        self._next = 0.0
+
+    def wait(self, size: int) -> None:
+        """Wait until an instance of ``size`` bytes may go."""
+        limits = self._options.limits_at(self._local_time())
+        cost = 0.0
+        if limits.images_per_second:
+            cost = self._share / limits.images_per_second
+        if limits.mb_per_second:
+            cost = max(cost, self._share * size / (limits.mb_per_second * 1e6))
+        now = self._clock()
+        if self._next > now:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + cost

@@ -1,0 +1,132 @@
+"""Throttling: the pacing arithmetic, the time windows, a real run held to its rate."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pacsflow.cli import main
+from pacsflow.config.throttle import ThrottleOptions, Window
+from pacsflow.destinations.throttle import Pacer
+from pacsflow.ledger.database import open_ledger
+from pacsflow.ledger.schema import attempts
+from pacsflow.receiver import Receiver
+from pacsflow.sample import generate_sample
+from tests.peers import free_port
+
+MONDAY_NOON = datetime(2026, 11, 30, 12, 0)
+SATURDAY_NOON = datetime(2026, 12, 5, 12, 0)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def pacer(
+    options: ThrottleOptions, share: int, at: datetime
+) -> tuple[Pacer, FakeClock]:
+    clock = FakeClock()
+    paced = Pacer(options, share, clock=clock, sleep=clock.sleep, local_time=lambda: at)
+    return paced, clock
+
+
+def test_each_association_waits_for_its_share_of_the_rate() -> None:
+    paced, clock = pacer(ThrottleOptions(images_per_second=10), 2, MONDAY_NOON)
+
+    for _ in range(5):
+        paced.wait(1000)
+
+    assert clock.slept == pytest.approx([0.2] * 4)  # 10/s over 2 associations
+
+
+def test_the_slower_of_the_two_limits_holds() -> None:
+    options = ThrottleOptions(images_per_second=100, mb_per_second=1)
+    paced, clock = pacer(options, 1, MONDAY_NOON)
+
+    paced.wait(500_000)
+    paced.wait(500_000)
+
+    assert clock.slept == pytest.approx([0.5])  # 0.5 MB at 1 MB/s
+
+
+def test_a_window_replaces_the_limits_while_it_holds() -> None:
+    clinic = Window(
+        days=("mon", "tue", "wed", "thu", "fri"),
+        start="07:00",  # type: ignore[arg-type]
+        end="19:00",  # type: ignore[arg-type]
+        images_per_second=20,
+    )
+    options = ThrottleOptions(windows=(clinic,))
+
+    assert options.limits_at(MONDAY_NOON).images_per_second == 20
+    assert options.limits_at(SATURDAY_NOON).images_per_second is None
+    assert options.limits_at(MONDAY_NOON.replace(hour=19)).images_per_second is None
+
+
+def test_a_window_past_midnight_belongs_to_the_day_it_opened() -> None:
+    night = Window(days=("mon",), start="22:00", end="06:00")  # type: ignore[arg-type]
+
+    assert night.holds(MONDAY_NOON.replace(hour=23))
+    assert night.holds(datetime(2026, 12, 1, 5, 0))  # Tuesday 05:00
+    assert not night.holds(MONDAY_NOON.replace(hour=5))  # Monday 05:00: Sunday's
+    assert not night.holds(MONDAY_NOON)
+
+
+NETWORK = """\
+tracking: sqlite:///ledger.db
+sources:
+  - {{name: store01, path: store01}}
+  - {{name: store02, path: store02}}
+  - {{name: store03, path: store03}}
+routes:
+  - name: everything
+    to: newpacs
+destinations:
+  newpacs:
+    dicom:
+      host: 127.0.0.1
+      port: {port}
+      ae_title: NEWPACS
+      associations: 2
+      throttle: {{images_per_second: {rate}}}
+"""
+
+
+@pytest.mark.network
+def test_a_run_holds_the_configured_rate(tmp_path: Path) -> None:
+    generate_sample(tmp_path / "sample", studies=3, seed=91)
+    archive = tmp_path / "archive"
+    shutil.copytree(tmp_path / "sample", archive)
+    port, rate = free_port(), 40
+    network = archive / "throttled.yaml"
+    network.write_text(NETWORK.format(port=port, rate=rate))
+
+    with Receiver(tmp_path / "received", port, "NEWPACS"):
+        main(["-q", "run", "--workers", "2", str(network)])
+
+    engine = open_ledger(f"sqlite:///{archive / 'ledger.db'}")
+    with engine.connect() as connection:
+        times = sorted(
+            connection.scalars(
+                select(attempts.c.at).where(attempts.c.result == "stored")
+            )
+        )
+    engine.dispose()
+    assert len(times) > 50
+    measured = (len(times) - 1) / (times[-1] - times[0]).total_seconds()
+    assert measured <= rate * 1.1  # pacing only ever slows: no noise can speed it up
