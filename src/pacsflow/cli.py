@@ -167,6 +167,16 @@ def _parser() -> argparse.ArgumentParser:
 
     _sinbin_parser(commands)
 
+    pause = _command(
+        commands, "pause", _pause, "let the running migration start no new batch"
+    )
+    pause.add_argument("network", type=Path, help="the network file (YAML)")
+    pause.add_argument(
+        "--why", default="paused by an operator", help="recorded with the pause"
+    )
+    resume = _command(commands, "resume", _resume, "let a paused migration go on")
+    resume.add_argument("network", type=Path, help="the network file (YAML)")
+
     report = _command(
         commands, "report", _report, "write the HTML report and the CSV of outcomes"
     )
@@ -496,6 +506,33 @@ def _report(args: argparse.Namespace, console: Console) -> int:
             f"{written.instances_csv.name}, {written.unreadable:,} unreadable files "
             f"in {written.unreadable_csv.name}"
         )
+    return 0
+
+
+def _pause(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow pause NETWORK``: recorded in the ledger, obeyed by every run."""
+    from pacsflow.ledger.controls import pause
+
+    with _ledger(args.network) as (_, engine), engine.begin() as connection:
+        pause(connection, args.why)
+    console.print(
+        "Paused: a running migration lets the batches in flight finish and starts "
+        "no new one; 'pacsflow resume NETWORK' lets it go on. A run started now "
+        "waits too."
+    )
+    return 0
+
+
+def _resume(args: argparse.Namespace, console: Console) -> int:
+    """``pacsflow resume NETWORK``: exit 1 if nothing was paused."""
+    from pacsflow.ledger.controls import resume
+
+    with _ledger(args.network) as (_, engine), engine.begin() as connection:
+        lifted = resume(connection)
+    if lifted is None:
+        console.print("Nothing was paused.")
+        return 1
+    console.print(f"Resumed (paused since {lifted.at:%Y-%m-%d %H:%M}: {lifted.why}).")
     return 0
 
 

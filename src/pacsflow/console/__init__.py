@@ -393,6 +393,11 @@ def _overview(status: Status) -> Table:
     table = Table(title="Ledger", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
+    if status.paused:
+        table.add_row(
+            "[yellow]paused by an operator[/yellow]",
+            f"{status.paused['why']} (since {status.paused['since'][:16]})",
+        )
     table.add_row("files found", f"{status.files:,}")
     table.add_row("unreadable files", f"{status.unreadable:,}")
     if status.vanished:

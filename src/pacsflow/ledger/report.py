@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
+from pacsflow.ledger.controls import paused
 from pacsflow.ledger.legacy import missing_on_disk_query
 from pacsflow.ledger.schema import changes, files, instances, legacy_snapshots, scans
 from pacsflow.outcomes import Commitment, Duplicate, FileState, Outcome, Verdict
@@ -73,6 +74,9 @@ class Status:
     """Sent instances the destinations committed, refused to commit, or whose
     commitment is unknown (not asked, or no answer came)."""
 
+    paused: dict[str, str] | None = None
+    """An operator's pause in force (``pacsflow pause``): why and since when."""
+
     def to_json(self) -> dict[str, Any]:
         """The status as JSON-ready values (the ``status --json`` document)."""
         return asdict(self)
@@ -97,7 +101,14 @@ def read_status(connection: Connection) -> Status:
         sources=sources,
         unreadable_files=_unreadable_files(connection),
         last_scan=_last_scan(connection),
+        paused=_paused(connection),
     )
+
+
+def _paused(connection: Connection) -> dict[str, str] | None:
+    """The operator's pause in force, if any."""
+    held = paused(connection)
+    return None if held is None else {"why": held.why, "since": held.at.isoformat()}
 
 
 def _sources(connection: Connection) -> dict[str, SourceCounts]:

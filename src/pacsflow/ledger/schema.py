@@ -30,6 +30,9 @@ marked ``vanished``. The schema changes only through the migrations in
 ``releases``
     One row per instance released from the sin bin (or from ``skipped``): when, what
     it was and why, and the selection that released it.
+``controls``
+    What an operator asked of a running migration from another terminal: a row
+    ``paused`` (with why and when) while ``pacsflow pause`` holds it.
 ``changes``
     The audit of header fixes: one row per attribute of an instance whose header
     value differs from the database's (old value, new value). Patient-identifying
@@ -221,4 +224,12 @@ releases = Table(
     Column("reason", String(64)),
     Column("selection", String(128), nullable=False),
     Index(None, "sop_instance_uid"),
+)
+
+controls = Table(
+    "controls",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
 )

@@ -22,6 +22,7 @@ from pacsflow.config import Destination, Network, TerminatorDestination
 from pacsflow.destinations.base import BatchResult, Result, RetryPolicy
 from pacsflow.events import EventSink, NoEvents, Transition
 from pacsflow.executor import default_workers, make_executor
+from pacsflow.ledger.controls import paused
 from pacsflow.ledger.schema import instances
 from pacsflow.outcomes import Outcome
 from pacsflow.reconcile.prepare import Prepared, prepare
@@ -159,6 +160,7 @@ def run_network(
             {name: _limit(config, count) for name, config in configs.items()},
             RetryPolicy(network.run.attempts, network.run.backoff),
             on_done,
+            held=lambda: _held(engine),
         )
         with engine.connect() as reader:
             planner = Planner(network, dry_run=dry_run)
@@ -196,6 +198,12 @@ def _log_batch(batch: Batch, recorded: list[Transition]) -> None:
         studies,
         outcome or "nothing recorded",
     )
+
+
+def _held(engine: Engine) -> bool:
+    """Whether an operator paused the migration (``pacsflow pause``)."""
+    with engine.connect() as connection:
+        return paused(connection) is not None
 
 
 def _configs(network: Network, dry_run: bool) -> dict[str, Destination]:

@@ -9,6 +9,7 @@ carry on. Finished batches go back, one at a time, to the run's one ledger write
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -35,6 +36,8 @@ class Dispatcher:
         on_done: OnDone,
         *,
         lookahead: int = 16,
+        held: Callable[[], bool] | None = None,
+        poll: float = 1.0,
     ) -> None:
         self._executor = executor
         self._configs = configs
@@ -42,6 +45,8 @@ class Dispatcher:
         self._policy = policy
         self._on_done = on_done
         self._lookahead = lookahead
+        self._held = held or (lambda: False)
+        self._poll = poll
         self._waiting: dict[str, deque[Batch]] = defaultdict(deque)
         self._running: dict[Future[BatchResult], Batch] = {}
         self._busy: dict[str, int] = defaultdict(int)
@@ -56,19 +61,41 @@ class Dispatcher:
             self._start_ready()
             while self._queued() >= self._lookahead and self._running:
                 self._finish_some()
+            if self._queued() >= self._lookahead:
+                self._wait_while_held()
         while self._running or self._queued():
             if not self._running:
+                if self._wait_while_held():
+                    continue
                 self._skip_paused()
                 break
             self._finish_some()
+
+    def _wait_while_held(self) -> bool:
+        """While an operator's pause holds (and nothing is in flight), wait for the
+        resume, checking every ``poll`` seconds; whether there was a pause."""
+        if not self._held():
+            return False
+        log.warning(
+            "paused by 'pacsflow pause': the batches in flight have finished and no "
+            "new one starts until 'pacsflow resume'"
+        )
+        while self._held():
+            time.sleep(self._poll)
+        log.info("resumed: batches start again")
+        self._start_ready()
+        return True
 
     def _queued(self) -> int:
         """Batches planned but not started."""
         return sum(len(queue) for queue in self._waiting.values())
 
     def _start_ready(self) -> None:
-        """Start every waiting batch whose destination has room."""
+        """Start every waiting batch whose destination has room (none while an
+        operator's pause holds)."""
         self._skip_paused()
+        if self._held():
+            return
         for destination, queue in self._waiting.items():
             while queue and self._busy[destination] < self._limits[destination]:
                 batch = queue.popleft()
