@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     _verbosity(parser)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    demo = _command(commands, "demo", _demo, "generate a sample archive and index it")
+    demo = _command(
+        commands, "demo", _demo, "migrate a generated archive into local receivers"
+    )
     demo.add_argument("directory", nargs="?", default="demo", type=Path)
     demo.add_argument("--studies", type=int, default=12)
     demo.add_argument("--seed", type=int, default=1)
