@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from pacsflow.cli import main
 from pacsflow.config.throttle import ThrottleOptions, Window
-from pacsflow.destinations.throttle import Pacer
+from pacsflow.destinations.base import Item
+from pacsflow.destinations.throttle import Pacer, ReadPacing
 from pacsflow.ledger.database import open_ledger
-from pacsflow.ledger.schema import attempts
+from pacsflow.ledger.schema import attempts, files, instances
 from pacsflow.receiver import Receiver
 from pacsflow.sample import generate_sample
 from tests.peers import free_port
@@ -130,3 +131,61 @@ def test_a_run_holds_the_configured_rate(tmp_path: Path) -> None:
     assert len(times) > 50
     measured = (len(times) - 1) / (times[-1] - times[0]).total_seconds()
     assert measured <= rate * 1.1  # pacing only ever slows: no noise can speed it up
+
+
+def test_reads_of_a_source_are_spaced_to_its_share() -> None:
+    clock = FakeClock()
+    reads = ReadPacing(clock=clock, sleep=clock.sleep)
+    slow = Item("1", "", "", "", 2_000_000, "", "", source="store01",
+                read_mb_per_second=1.0)  # fmt: skip
+    other = Item("2", "", "", "", 2_000_000, "", "", source="store02")
+
+    reads.wait(slow)
+    reads.wait(other)  # no limit on store02
+    reads.wait(slow)
+
+    assert clock.slept == pytest.approx([2.0])  # 2 MB at 1 MB/s
+
+
+READ_LIMITED = """\
+tracking: sqlite:///ledger.db
+sources:
+  - {{name: store01, path: store01, read_mb_per_second: {rate}}}
+  - {{name: store02, path: store02, read_mb_per_second: {rate}}}
+  - {{name: store03, path: store03, read_mb_per_second: {rate}}}
+routes:
+  - name: everything
+    to: discard
+destinations:
+  discard: {{terminator: {{}}}}
+"""
+
+
+def test_a_run_reads_each_source_no_faster_than_its_limit(tmp_path: Path) -> None:
+    generate_sample(tmp_path / "sample", studies=3, seed=92)
+    archive = tmp_path / "archive"
+    shutil.copytree(tmp_path / "sample", archive)
+    rate = 3.0
+    network = archive / "limited.yaml"
+    network.write_text(READ_LIMITED.format(rate=rate))
+
+    main(["-q", "run", "--workers", "2", str(network)])
+
+    engine = open_ledger(f"sqlite:///{archive / 'ledger.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(attempts.c.at, files.c.size)
+            .select_from(
+                attempts.join(
+                    instances,
+                    instances.c.sop_instance_uid == attempts.c.sop_instance_uid,
+                ).join(files, files.c.id == instances.c.file_id)
+            )
+            .where(attempts.c.result == "stored")
+            .order_by(attempts.c.at)
+        ).all()
+    engine.dispose()
+    assert len(rows) > 50
+    seconds = (rows[-1].at - rows[0].at).total_seconds()
+    megabytes = sum(row.size for row in rows[1:]) / 1e6
+    assert megabytes / seconds <= 3 * rate * 1.1  # three sources at most

@@ -70,7 +70,9 @@ tracking
 sources
     Required, at least one. The storage folders of the old PACS, each a mapping with
     ``name`` (letters, digits, ``-`` and ``_``; unique) and ``path`` (the folder). The
-    folders need not exist when the file is loaded; a scan reports missing ones.
+    folders need not exist when the file is loaded; a scan reports missing ones. Optional
+    ``read_mb_per_second`` caps how fast a run reads the folder while sending (over
+    all workers, each reading at its share), to spare the old storage.
 legacy_database
     Optional. The old PACS's own database, only ever read:
 

@@ -54,6 +54,9 @@ class Source(_Frozen):
     """Short unique name of the folder (letters, digits, '-' and '_')."""
     path: _AbsolutePath
     """The folder, absolute or relative to the network file; need not exist yet."""
+    read_mb_per_second: float | None = Field(default=None, gt=0)
+    """At most this many megabytes per second read from it while sending, over all
+    workers, to spare the old storage; default no limit."""
 
 
 class ScanOptions(_Frozen):

@@ -29,6 +29,10 @@ class Item:
     series_instance_uid: str
     fixes: tuple[tuple[str, str], ...] = ()
     """(keyword, value) header fixes from reconciliation, applied when sent."""
+    source: str = ""
+    """The source folder the file is in."""
+    read_mb_per_second: float | None = None
+    """This worker's share of the source's read limit, if it has one."""
 
 
 class Result(StrEnum):

@@ -28,7 +28,7 @@ from pacsflow.destinations.base import (
     not_tried,
     now,
 )
-from pacsflow.destinations.throttle import Pacer
+from pacsflow.destinations.throttle import Pacer, ReadPacing
 from pacsflow.dicom.association import (
     Peer,
     StoreAssociation,
@@ -115,6 +115,7 @@ class DicomSender:
     def __init__(self, config: DicomDestination, policy: RetryPolicy) -> None:
         self._peer = peer_of(config)
         self._policy = policy
+        self._reads = ReadPacing()
         self._pacer = (
             None
             if config.throttle is None
@@ -180,6 +181,7 @@ class DicomSender:
     def _send_one(self, association: StoreAssociation, turn: _Turn) -> Delivery | None:
         """Store one instance, retrying what is worth it; None if the link is lost."""
         item = turn.item
+        self._reads.wait(item)
         try:
             if item.fixes:
                 syntax, data = patched_dataset(item.path, item.fixes)

@@ -29,6 +29,7 @@ from pacsflow.destinations.base import (
     not_tried,
     stored,
 )
+from pacsflow.destinations.throttle import ReadPacing
 from pacsflow.reconcile.fix import HeaderFixError, patched_file
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,14 @@ class Folder:
 
     def __init__(self, root: Path) -> None:
         self._root = root
+        self._reads = ReadPacing()
 
     def deliver(self, items: Sequence[Item]) -> BatchResult:
         """Copy each file; stop and pause at the first write the disk refuses."""
         deliveries: list[Delivery] = []
         for position, item in enumerate(items):
             target = self._root / relative_path(item)
+            self._reads.wait(item)
             try:
                 if item.fixes:
                     self._write(patched_file(item.path, item.fixes), target)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pacsflow.destinations.base import BatchResult, Item, failed, stored
+from pacsflow.destinations.throttle import ReadPacing
 from pacsflow.reconcile.fix import HeaderFixError, patched_file
 
 
@@ -23,7 +24,9 @@ class Terminator:
     def deliver(self, items: Sequence[Item]) -> BatchResult:
         """Read each item's file; an unreadable file fails with the OS error."""
         deliveries = []
+        reads = ReadPacing()
         for item in items:
+            reads.wait(item)
             try:
                 if item.fixes:
                     patched_file(item.path, item.fixes)

@@ -6,6 +6,9 @@ the destination never sees more than its limit. Pacing spaces the sends out, wit
 bursts: before each instance the sender waits until the previous one's share of time
 has passed. The limits are looked up for each instance, so a window that opens or
 closes takes effect at once.
+
+:class:`ReadPacing` does the same for reading a source folder, whose limit
+(``read_mb_per_second``) spares the old storage that still serves the clinics.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from pacsflow.config.throttle import ThrottleOptions
+from pacsflow.destinations.base import Item
 
 
 class Pacer:
@@ -59,3 +63,29 @@ class Pacer:
             self._sleep(self._next - now)
             now = self._next
         self._next = now + cost
+
+
+class ReadPacing:
+    """Spaces a worker's reads of each source out to its share of the source's
+    ``read_mb_per_second`` (the items carry the share)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+
+    def wait(self, item: Item) -> None:
+        """Wait until the item's file may be read."""
+        if not item.read_mb_per_second:
+            return
+        now = self._clock()
+        due = self._next.get(item.source, now)
+        if due > now:
+            self._sleep(due - now)
+            now = due
+        self._next[item.source] = now + item.size / (item.read_mb_per_second * 1e6)

@@ -163,7 +163,7 @@ def run_network(
             held=lambda: _held(engine),
         )
         with engine.connect() as reader:
-            planner = Planner(network, dry_run=dry_run)
+            planner = Planner(network, dry_run=dry_run, workers=count)
             dispatcher.run(planner.batches(pending_rows(reader, network.run.order)))
 
     with engine.begin() as connection:

@@ -110,9 +110,16 @@ class _Placed:
 class Planner:
     """Turns the ledger's pending rows into batches for each destination."""
 
-    def __init__(self, network: Network, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, network: Network, *, dry_run: bool = False, workers: int = 1
+    ) -> None:
         self._network = network
         self._dry_run = dry_run
+        self._read_limits = {
+            source.name: source.read_mb_per_second / workers
+            for source in network.sources
+            if source.read_mb_per_second
+        }
         self._sinbin = network.sinbin or ""
         self._keywords = tag_keywords(network.routes)
         self._roots = {source.name: source.path for source in network.sources}
@@ -194,6 +201,8 @@ class Planner:
             or row.series_instance_uid
             or "",
             fixes=fixes,
+            source=row.source,
+            read_mb_per_second=self._read_limits.get(row.source),
         )
 
     def route(self, row: Any) -> Route:
