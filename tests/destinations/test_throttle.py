@@ -189,3 +189,31 @@ def test_a_run_reads_each_source_no_faster_than_its_limit(tmp_path: Path) -> Non
     seconds = (rows[-1].at - rows[0].at).total_seconds()
     megabytes = sum(row.size for row in rows[1:]) / 1e6
     assert megabytes / seconds <= 3 * rate * 1.1  # three sources at most
+
+
+def test_a_struggling_destination_gets_a_growing_pause_until_it_keeps_up() -> None:
+    paced, clock = pacer(ThrottleOptions(slow_after=2.0), 1, MONDAY_NOON)
+
+    paced.adapt(0.1, busy=True)  # 0xA7xx
+    paced.adapt(3.0, busy=False)  # slower than slow_after
+    grown = paced.slowdown
+    for _ in range(20):
+        paced.adapt(0.1, busy=False)
+    paced.wait(1000)
+    paced.wait(1000)
+
+    assert grown == pytest.approx(0.1)  # 50 ms, then doubled
+    assert paced.slowdown == 0.0
+    assert clock.slept == []  # kept up again: no pause left
+
+
+def test_without_slow_after_only_out_of_resources_slows_down() -> None:
+    paced, clock = pacer(ThrottleOptions(), 1, MONDAY_NOON)
+
+    paced.adapt(30.0, busy=False)
+    assert paced.slowdown == 0.0
+    paced.adapt(0.1, busy=True)
+    paced.wait(1000)
+    paced.wait(1000)
+
+    assert clock.slept == pytest.approx([0.05])

@@ -70,9 +70,9 @@ tracking
 sources
     Required, at least one. The storage folders of the old PACS, each a mapping with
     ``name`` (letters, digits, ``-`` and ``_``; unique) and ``path`` (the folder). The
-    folders need not exist when the file is loaded; a scan reports missing ones. Optional
-    ``read_mb_per_second`` caps how fast a run reads the folder while sending (over
-    all workers, each reading at its share), to spare the old storage.
+    folders need not exist when the file is loaded; a scan reports missing ones.
+    Optional ``read_mb_per_second`` caps how fast a run reads the folder while sending
+    (over all workers, each reading at its share), to spare the old storage.
 legacy_database
     Optional. The old PACS's own database, only ever read:
 
@@ -200,7 +200,8 @@ Destinations
         list of ``{days, start, end, images_per_second, mb_per_second}``: on the listed
         days (``mon`` ... ``sun``, default all) between the local times ``start`` and
         ``end`` (``"HH:MM"``; an end before the start runs past midnight) the window's
-        limits replace the throttle's; the first window that holds wins.
+        limits replace the throttle's; the first window that holds wins. ``slow_after``:
+        seconds a C-STORE may take before pacsflow backs off as it does on 0xA7xx.
     ``storage_commitment``
         Optional. After its C-FIND check, ``pacsflow verify`` asks the destination
         (at its store address) by Storage Commitment Push Model N-ACTION to take

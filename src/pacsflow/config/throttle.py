@@ -74,6 +74,8 @@ class ThrottleOptions(Limits):
 
     windows: tuple[Window, ...] = ()
     """Time windows with their own limits; the first that holds wins."""
+    slow_after: float | None = Field(default=None, gt=0)
+    """Seconds a C-STORE may take before pacsflow backs off as it does on 0xA7xx."""
 
     def limits_at(self, moment: datetime) -> Limits:
         """The limits that hold at ``moment`` (local time)."""

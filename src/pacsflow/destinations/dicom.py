@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from pacsflow.config import DicomDestination
 from pacsflow.config.destinations import TlsOptions
+from pacsflow.config.throttle import ThrottleOptions
 from pacsflow.destinations.base import (
     Attempt,
     BatchResult,
@@ -116,11 +117,7 @@ class DicomSender:
         self._peer = peer_of(config)
         self._policy = policy
         self._reads = ReadPacing()
-        self._pacer = (
-            None
-            if config.throttle is None
-            else Pacer(config.throttle, config.associations)
-        )
+        self._pacer = Pacer(config.throttle or ThrottleOptions(), config.associations)
 
     def deliver(self, items: Sequence[Item]) -> BatchResult:
         """Send ``items`` in order; pause on a refusal or an unreachable peer."""
@@ -191,8 +188,8 @@ class DicomSender:
             turn.attempts.append(Attempt(now(), "failed", detail=str(exc)))
             return turn.end(Result.FAILED, detail=str(exc))
         while True:
-            if self._pacer is not None:
-                self._pacer.wait(item.size)
+            self._pacer.wait(item.size)
+            started = time.monotonic()
             try:
                 answer = association.store(
                     item.sop_class_uid, item.sop_instance_uid, syntax, data
@@ -202,6 +199,8 @@ class DicomSender:
                 return turn.end(Result.FAILED, detail=str(exc))
             except AssociationLostError as exc:
                 return self._lost(association, turn, exc)
+            busy = answer.category() is StatusCategory.RETRY
+            self._pacer.adapt(time.monotonic() - started, busy=busy)
             delivery = self._judge(association, turn, answer)
             if delivery is not None:
                 return delivery

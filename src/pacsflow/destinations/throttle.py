@@ -5,7 +5,9 @@ destination's limits divided by its ``associations``), so however many run at on
 the destination never sees more than its limit. Pacing spaces the sends out, without
 bursts: before each instance the sender waits until the previous one's share of time
 has passed. The limits are looked up for each instance, so a window that opens or
-closes takes effect at once.
+closes takes effect at once. A destination that answers 0xA7xx (out of resources),
+or takes longer than ``slow_after`` to answer, gets a growing pause between sends
+until it keeps up again (:meth:`Pacer.adapt`), with or without limits.
 
 :class:`ReadPacing` does the same for reading a source folder, whose limit
 (``read_mb_per_second``) spares the old storage that still serves the clinics.
@@ -13,12 +15,18 @@ closes takes effect at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from pacsflow.config.throttle import ThrottleOptions
 from pacsflow.destinations.base import Item
+
+log = logging.getLogger(__name__)
+
+_FIRST_SLOWDOWN = 0.05
+_MAX_SLOWDOWN = 5.0
 
 
 class Pacer:
@@ -49,6 +57,24 @@ class Pacer:
         self._sleep = sleep
         self._local_time = local_time
         self._next = 0.0
+        self.slowdown = 0.0
+        """Seconds added to every send while the destination struggles."""
+
+    def adapt(self, seconds: float, *, busy: bool) -> None:
+        """Back off after an answer that took ``seconds`` (``busy``: 0xA7xx out of
+        resources): double the added delay while the destination struggles (from
+        50 ms, at most 5 s), halve it while it keeps up."""
+        slow_after = self._options.slow_after
+        if busy or (slow_after is not None and seconds > slow_after):
+            if self.slowdown == 0.0:
+                log.info(
+                    "destination struggling (%s after %.1f s): slowing down",
+                    "out of resources" if busy else "answered",
+                    seconds,
+                )
+            self.slowdown = min(max(self.slowdown * 2, _FIRST_SLOWDOWN), _MAX_SLOWDOWN)
+        elif self.slowdown:
+            self.slowdown = self.slowdown / 2 if self.slowdown > 0.01 else 0.0
 
     def wait(self, size: int) -> None:
         """Wait until an instance of ``size`` bytes may go."""
@@ -58,6 +84,7 @@ class Pacer:
             cost = self._share / limits.images_per_second
         if limits.mb_per_second:
             cost = max(cost, self._share * size / (limits.mb_per_second * 1e6))
+        cost += self.slowdown
         now = self._clock()
         if self._next > now:
             self._sleep(self._next - now)
