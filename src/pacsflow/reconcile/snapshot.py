@@ -226,6 +226,10 @@ def _engine(url: URL, shown: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(statement)
         cursor.close()
+        # the driver may have opened a transaction for the statement: end it, or the
+        # query would run in that one, which is not read-only (and a rollback of it
+        # would undo the setting)
+        dbapi_connection.commit()
 
     return engine
 
