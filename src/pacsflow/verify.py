@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -236,16 +236,11 @@ def _query_peer(config: DicomDestination) -> Peer:
     """The C-FIND address of a destination (its store address unless configured)."""
     peer = peer_of(config)
     query = config.query
-    return Peer(
+    return replace(
+        peer,
         host=query.host or peer.host,
         port=query.port or peer.port,
         called_ae=query.ae_title or peer.called_ae,
-        calling_ae=peer.calling_ae,
-        max_pdu=peer.max_pdu,
-        acse_timeout=peer.acse_timeout,
-        dimse_timeout=peer.dimse_timeout,
-        network_timeout=peer.network_timeout,
-        tls=peer.tls,
     )
 
 
