@@ -185,7 +185,9 @@ def test_without_a_client_certificate_nothing_is_sent(
 
     assert "sent" not in {outcome for outcome, _ in outcomes(path).values()}
     assert receiver.stored == []
-    assert "certificate required" in caplog.text
+    # the receiver's alert (certificate required) may or may not arrive before it
+    # closes the connection; either way the destination pauses, nothing sent
+    assert "destination newpacs paused" in caplog.text
 
 
 def test_a_certificate_needs_its_key(tmp_path: Path, sample: Path) -> None:
