@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 
 from pacsflow.config import Destination
 from pacsflow.destinations.base import BatchResult, RetryPolicy, not_tried
@@ -98,12 +98,33 @@ class Dispatcher:
             return
         for destination, queue in self._waiting.items():
             while queue and self._busy[destination] < self._limits[destination]:
-                batch = queue.popleft()
-                future = self._executor.submit(
-                    deliver_batch, self._configs[destination], self._policy, batch.items
-                )
+                batch = queue[0]
+                try:
+                    future = self._executor.submit(
+                        deliver_batch,
+                        self._configs[destination],
+                        self._policy,
+                        batch.items,
+                    )
+                except BrokenExecutor as exc:
+                    self._broke(exc)
+                    return
+                queue.popleft()
                 self._running[future] = batch
                 self._busy[destination] += 1
+
+    def _broke(self, exc: BaseException) -> None:
+        """The worker pool cannot take work (a worker was killed): every destination
+        pauses, so what is not in flight stays pending for the next run."""
+        why = (
+            f"the worker pool broke ({exc or type(exc).__name__}): a worker process "
+            "died; what was not sent stays pending: run again"
+        )
+        if not self.paused:
+            log.error("%s", why)
+        for destination in self._configs:
+            self.paused.setdefault(destination, why)
+        self._skip_paused()
 
     def _finish_some(self) -> None:
         """Wait for at least one batch to finish and hand its result on."""
