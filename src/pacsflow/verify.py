@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from pacsflow.config import DicomDestination, FolderDestination, Network
 from pacsflow.config.destinations import StorageCommitment
@@ -52,7 +52,8 @@ from pacsflow.dicom.errors import DicomError
 from pacsflow.dicom.negotiation import IMPLICIT_VR_LITTLE_ENDIAN, STUDY_ROOT_FIND
 from pacsflow.events import EventSink, NoEvents, Transition
 from pacsflow.ledger.index import now
-from pacsflow.ledger.schema import files, instances, legacy_instances
+from pacsflow.ledger.legacy import instance_files, reconciled_study
+from pacsflow.ledger.schema import files, instances
 from pacsflow.outcomes import Commitment, Outcome, Verification
 
 log = logging.getLogger(__name__)
@@ -203,9 +204,7 @@ def _listen_address(
 
 def _sent_to(connection: Connection, destination: str) -> Iterator[_Sent]:
     """The instances recorded sent to ``destination``, by study and series."""
-    study = func.coalesce(
-        legacy_instances.c.study_instance_uid, files.c.study_instance_uid, ""
-    )
+    study = reconciled_study()
     query = (
         select(
             instances.c.sop_instance_uid,
@@ -214,12 +213,7 @@ def _sent_to(connection: Connection, destination: str) -> Iterator[_Sent]:
             files.c.sop_class_uid,
             instances.c.fixes,
         )
-        .select_from(
-            instances.join(files, files.c.id == instances.c.file_id).outerjoin(
-                legacy_instances,
-                legacy_instances.c.sop_instance_uid == instances.c.sop_instance_uid,
-            )
-        )
+        .select_from(instance_files())
         .where(
             instances.c.outcome == Outcome.SENT.value,
             instances.c.destination == destination,

@@ -20,7 +20,8 @@ from sqlalchemy import Connection, func, select
 
 from pacsflow.config import Network, Route
 from pacsflow.destinations.base import Item
-from pacsflow.ledger.schema import files, instances, legacy_instances
+from pacsflow.ledger.legacy import instance_files, reconciled_study
+from pacsflow.ledger.schema import files, instances
 from pacsflow.outcomes import Outcome
 from pacsflow.routing import Facts, choose, tag_keywords
 
@@ -51,13 +52,8 @@ def pending_rows(connection: Connection, order: str) -> Iterator[Any]:
     The study is the reconciled one (the legacy database's, else the header's), so
     instances the database merged into a study travel with it.
     """
-    joined = instances.join(files, instances.c.file_id == files.c.id).outerjoin(
-        legacy_instances,
-        legacy_instances.c.sop_instance_uid == instances.c.sop_instance_uid,
-    )
-    study = func.coalesce(
-        legacy_instances.c.study_instance_uid, files.c.study_instance_uid, ""
-    )
+    joined = instance_files()
+    study = reconciled_study()
     by_study = (
         select(
             study.label("study"),
