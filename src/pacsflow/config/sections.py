@@ -81,6 +81,9 @@ class RunOptions(_Frozen):
     batch: int = Field(default=500, ge=1)
     """Instances handed to a worker at once: whole studies, at most this many unless
     one study is larger."""
+    reconnect_seconds: float = Field(default=300, ge=0)
+    """How long a run keeps trying to reach the tracking database after losing its
+    connection (a restart, a failover) before it stops; what was recorded stays."""
 
 
 class EventsOptions(_Frozen):

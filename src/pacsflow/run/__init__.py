@@ -16,13 +16,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from pacsflow.config import Destination, Network, TerminatorDestination
 from pacsflow.destinations.base import BatchResult, Result, RetryPolicy
+from pacsflow.errors import LedgerError
 from pacsflow.events import EventSink, NoEvents, Transition
 from pacsflow.executor import default_workers, make_executor
 from pacsflow.ledger.controls import paused
+from pacsflow.ledger.reconnect import Reconnecting, connection_lost, why
 from pacsflow.ledger.schema import instances
 from pacsflow.outcomes import Outcome
 from pacsflow.reconcile.prepare import Prepared, prepare
@@ -38,6 +41,9 @@ from pacsflow.run.record import (
 )
 
 log = logging.getLogger(__name__)
+
+MOST_REPLANS = 50
+"""Lost connections one run rides out before it stops."""
 
 DRY_RUN = "dry-run"
 """The destination name every instance goes to on a dry run (a terminator)."""
@@ -144,10 +150,14 @@ def run_network(
 
     tally = Tally()
     count = workers or network.run.workers or default_workers()
+    ledger = Reconnecting(engine, network.run.reconnect_seconds)
     with make_executor(count) as executor:
 
         def on_done(batch: Batch, result: BatchResult) -> None:
-            recorded = _record(engine, run_id, network, batch, result, tally, dry_run)
+            recorded = ledger.call(
+                lambda: _record(engine, run_id, network, batch, result, tally, dry_run),
+                "recording a batch",
+            )
             events.emit(recorded)
             _log_batch(batch, recorded)
             if observer is not None:
@@ -160,14 +170,11 @@ def run_network(
             {name: _limit(config, count) for name, config in configs.items()},
             RetryPolicy(network.run.attempts, network.run.backoff),
             on_done,
-            held=lambda: _held(engine),
+            held=lambda: ledger.call(lambda: _held(engine), "checking for a pause"),
         )
-        with engine.connect() as reader:
-            planner = Planner(network, dry_run=dry_run, workers=count)
-            dispatcher.run(planner.batches(pending_rows(reader, network.run.order)))
+        _dispatch(engine, network, dispatcher, ledger, dry_run=dry_run, workers=count)
 
-    with engine.begin() as connection:
-        finish_run(connection, run_id, tally)
+    ledger.call(lambda: _finish(engine, run_id, tally), "finishing the run")
     summary.sent, summary.failed = tally.sent, tally.failed
     summary.sinbinned += tally.sinbinned
     summary.paused, summary.failures = dispatcher.paused, tally.failures
@@ -198,6 +205,58 @@ def _log_batch(batch: Batch, recorded: list[Transition]) -> None:
         studies,
         outcome or "nothing recorded",
     )
+
+
+def _dispatch(
+    engine: Engine,
+    network: Network,
+    dispatcher: Dispatcher,
+    ledger: Reconnecting,
+    *,
+    dry_run: bool,
+    workers: int,
+) -> None:
+    """Plan the pending instances and deliver them; after a lost connection, let
+    what is in flight finish and plan again from what the ledger still holds
+    pending (so nothing is planned twice)."""
+    for _ in range(MOST_REPLANS):
+        reader = engine.connect()
+        try:
+            planner = Planner(network, dry_run=dry_run, workers=workers)
+            rows = pending_rows(reader, network.run.order)
+            dispatcher.run(planner.batches(rows))
+            return
+        except DBAPIError as exc:
+            if not connection_lost(exc):
+                raise
+            log.warning(
+                "lost the connection to the tracking database while reading what is "
+                "pending (%s); finishing the batches in flight, then planning again",
+                why(exc),
+            )
+            dispatcher.drain()
+            ledger.wait_until_back("planning again")
+        finally:
+            _close(reader)
+    raise LedgerError(
+        f"lost the connection to the tracking database {MOST_REPLANS} times in one "
+        "run; what was recorded is kept: check the database server, then run again"
+    )
+
+
+def _close(connection: Connection) -> None:
+    """Close a connection whose database may be gone (then there is nothing to
+    close, and no error to hide the one that ended the work)."""
+    try:
+        connection.close()
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+
+
+def _finish(engine: Engine, run_id: int, tally: Tally) -> None:
+    with engine.begin() as connection:
+        finish_run(connection, run_id, tally)
 
 
 def _held(engine: Engine) -> bool:

@@ -71,6 +71,14 @@ class Dispatcher:
                 break
             self._finish_some()
 
+    def drain(self) -> None:
+        """Let the batches in flight finish and hand them on; drop those waiting to
+        start (they stay pending, to be planned again)."""
+        for queue in self._waiting.values():
+            queue.clear()
+        while self._running:
+            self._finish_some()
+
     def _wait_while_held(self) -> bool:
         """While an operator's pause holds (and nothing is in flight), wait for the
         resume, checking every ``poll`` seconds; whether there was a pause."""

@@ -1,0 +1,1 @@
+"""The fault matrix: one module per fault, each ending with the accounting check."""
