@@ -12,6 +12,8 @@ from pacsflow.cli import main
 from pacsflow.ledger.database import open_ledger
 from pacsflow.ledger.schema import instances
 from pacsflow.sample import generate_sample
+from tests.faults.accounting import check_accounting
+from tests.faults.receiver import SOURCES
 from tests.peers import free_port
 from tests.reconcile.legacy import use_legacy
 
@@ -31,6 +33,12 @@ def test_the_run_stops_before_sending_and_says_what_to_do(
     assert "legacy database" in caplog.text
     engine = open_ledger(f"sqlite:///{archive / 'pacsflow.db'}")
     with engine.connect() as connection:
-        found = set(connection.scalars(select(instances.c.outcome).distinct()))
+        found = list(connection.scalars(select(instances.c.outcome)))
     engine.dispose()
-    assert found == {"pending"}  # scanned, then nothing sent, nothing lost
+    assert set(found) == {"pending"}  # scanned, then nothing sent, nothing lost
+    check_accounting(
+        f"sqlite:///{archive / 'pacsflow.db'}",
+        [archive / s for s in SOURCES],
+        {},
+        pending=len(found),
+    )

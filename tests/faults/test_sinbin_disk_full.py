@@ -16,6 +16,8 @@ from pacsflow.cli import main
 from pacsflow.ledger.database import open_ledger
 from pacsflow.ledger.schema import instances
 from pacsflow.sample import generate_sample
+from tests.faults.accounting import check_accounting, held_in_folder
+from tests.faults.receiver import SOURCES
 
 NETWORK = """\
 tracking: sqlite:///ledger.db
@@ -69,6 +71,7 @@ def test_a_full_sin_bin_pauses_and_loses_nothing(
             select(instances.c.sop_instance_uid, instances.c.outcome)
         ).all()
     engine.dispose()
+    out = archive / "out/archive"
     written = {p.stem for p in small_disk.rglob("*.dcm")}
     binned = {uid for uid, outcome in rows if outcome == "sinbinned"}
     left = {uid for uid, outcome in rows if outcome == "pending"}
@@ -79,3 +82,9 @@ def test_a_full_sin_bin_pauses_and_loses_nothing(
     assert binned  # what fit is in the sin bin
     assert binned <= written  # nothing marked sin-binned that was not written
     assert not list(small_disk.rglob(".incoming-*"))  # no half-written file is left
+    check_accounting(
+        f"sqlite:///{archive / 'ledger.db'}",
+        [archive / s for s in SOURCES],
+        {"sinbin": held_in_folder(small_disk), "archive": held_in_folder(out)},
+        pending=len(left),
+    )

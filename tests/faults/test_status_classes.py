@@ -1,7 +1,9 @@
-"""What the destination answers decides the outcome, as the README's table says.
+"""Each status class a destination can answer, and a destination that is not there:
+the answer decides the outcome, as the README's table says.
 
 A pynetdicom storage SCP answers every C-STORE with one status; the run records the
-outcome, the status, the Error Comment and every attempt in the ledger.
+outcome, the status, the Error Comment and every attempt in the ledger, and the
+accounting holds whatever the answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pacsflow.ledger.schema import attempts, instances
 from pacsflow.run import RunSummary, run_network
 from pacsflow.scan.indexer import scan_network
 from tests.dicomfiles import ct_dataset, write
+from tests.faults.accounting import check_accounting
 from tests.peers import free_port
 
 NETWORK = """\
@@ -40,6 +43,8 @@ class Scripted:
     def __init__(self, status: int) -> None:
         self.status = status
         self.calls = 0
+        self.held: set[str] = set()
+        """What it stored: the instances it answered with success or a warning."""
         self.port = free_port()
         ae = AE(ae_title="SCRIPTED")
         for context in AllStoragePresentationContexts:
@@ -50,8 +55,10 @@ class Scripted:
             evt_handlers=[(evt.EVT_C_STORE, self._store)],
         )
 
-    def _store(self, _event: Any) -> Dataset:
+    def _store(self, event: Any) -> Dataset:
         self.calls += 1
+        if self.status == 0 or self.status & 0xF000 == 0xB000:
+            self.held.add(str(event.request.AffectedSOPInstanceUID))
         answer = Dataset()
         answer.Status = self.status
         if self.status & 0xF000 in (0xA000, 0xC000) or self.status == 0x0122:
@@ -80,8 +87,11 @@ def peer(request: pytest.FixtureRequest) -> Iterator[Scripted]:
     scripted.stop()
 
 
-def migrate(archive: Path, port: int) -> tuple[RunSummary, list[Any], int]:
-    """Scan and run; return the summary, the instances and the attempts made."""
+def migrate(
+    archive: Path, port: int, held: set[str] | None = None
+) -> tuple[RunSummary, list[Any], int]:
+    """Scan and run; check the accounting against what the peer ``held``; return
+    the summary, the instances and the attempts made."""
     (archive / "network.yaml").write_text(NETWORK.format(port=port))
     network = load_network(archive / "network.yaml")
     engine = open_ledger(network.tracking)
@@ -91,12 +101,16 @@ def migrate(archive: Path, port: int) -> tuple[RunSummary, list[Any], int]:
         rows = connection.execute(select(instances)).all()
         tried = connection.scalar(select(func.count()).select_from(attempts)) or 0
     engine.dispose()
+    left = sum(r.outcome == "pending" for r in rows)
+    check_accounting(
+        network.tracking, [archive / "store"], {"pacs": held or set()}, pending=left
+    )
     return summary, rows, tried
 
 
 @pytest.mark.parametrize("peer", [0x0000], indirect=True)
 def test_success_is_sent(archive: Path, peer: Scripted) -> None:
-    summary, rows, _ = migrate(archive, peer.port)
+    summary, rows, _ = migrate(archive, peer.port, peer.held)
 
     assert summary.sent == 3
     assert {(r.outcome, r.status, r.destination, r.route) for r in rows} == {
@@ -106,7 +120,7 @@ def test_success_is_sent(archive: Path, peer: Scripted) -> None:
 
 @pytest.mark.parametrize("peer", [0xB000, 0xB006, 0xB007], indirect=True)
 def test_warning_is_sent_with_the_warning(archive: Path, peer: Scripted) -> None:
-    summary, rows, _ = migrate(archive, peer.port)
+    summary, rows, _ = migrate(archive, peer.port, peer.held)
 
     assert summary.sent == 3
     assert all(
@@ -118,7 +132,7 @@ def test_warning_is_sent_with_the_warning(archive: Path, peer: Scripted) -> None
 def test_failure_is_failed_with_status_and_comment(
     archive: Path, peer: Scripted
 ) -> None:
-    summary, rows, tried = migrate(archive, peer.port)
+    summary, rows, tried = migrate(archive, peer.port, peer.held)
 
     assert summary.failed == 3 and summary.sent == 0
     assert all(r.outcome == "failed" and r.status == peer.status for r in rows)
@@ -129,7 +143,7 @@ def test_failure_is_failed_with_status_and_comment(
 
 @pytest.mark.parametrize("peer", [0xA700], indirect=True)
 def test_out_of_resources_is_retried_then_failed(archive: Path, peer: Scripted) -> None:
-    summary, rows, tried = migrate(archive, peer.port)
+    summary, rows, tried = migrate(archive, peer.port, peer.held)
 
     assert summary.failed == 3
     assert tried == 6 and peer.calls == 6  # run.attempts: 2 each
@@ -138,7 +152,7 @@ def test_out_of_resources_is_retried_then_failed(archive: Path, peer: Scripted) 
 
 @pytest.mark.parametrize("peer", [0x0124], indirect=True)
 def test_not_authorised_pauses_the_destination(archive: Path, peer: Scripted) -> None:
-    summary, rows, _ = migrate(archive, peer.port)
+    summary, rows, _ = migrate(archive, peer.port, peer.held)
 
     assert "pacs" in summary.paused
     assert summary.left_pending == 3
