@@ -407,6 +407,13 @@ def _read_with_pydicom(path: str | os.PathLike[str], why: str) -> Header:
         raise UnreadableFileError(f"not readable DICOM ({why}): {exc}") from exc
     if "sop_instance_uid" not in values and "media_sop_instance_uid" not in values:
         raise UnreadableFileError(f"not a DICOM file: {why}, and no SOP Instance UID")
+    if "sop_instance_uid" not in values:
+        # the file meta is whole but what follows it is not a data set (overwritten,
+        # or another format behind a DICOM header): nothing in it can be trusted
+        raise UnreadableFileError(
+            f"not readable DICOM ({why}): the data set after the file meta holds no "
+            "SOP Instance UID of its own"
+        )
     if "transfer_syntax" not in values:
         syntax = getattr(ds.file_meta, "TransferSyntaxUID", None) or (
             IMPLICIT_VR_LITTLE_ENDIAN
