@@ -101,13 +101,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def storescp(folder: Path, ae_title: str = "STORESCP") -> Iterator[Peer]:
-    """DCMTK's storescp writing what it receives into ``folder``, as received."""
+def storescp(
+    folder: Path, ae_title: str = "STORESCP", port: int | None = None
+) -> Iterator[Peer]:
+    """DCMTK's storescp writing what it receives into ``folder``, as received, on
+    ``port`` (default a free one)."""
     program = shutil.which("storescp")
     if program is None:
         peer_missing("DCMTK's storescp")
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             str(program),
