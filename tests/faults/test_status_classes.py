@@ -36,6 +36,9 @@ destinations:
 run: {{attempts: 2, backoff: 0.01, workers: 1}}
 """
 
+UNWELCOME = (0x0122, 0x1234)
+"""SOP Class not supported, and a code no part of the standard defines."""
+
 
 class Scripted:
     """A storage SCP answering every C-STORE with ``status``."""
@@ -61,7 +64,7 @@ class Scripted:
             self.held.add(str(event.request.AffectedSOPInstanceUID))
         answer = Dataset()
         answer.Status = self.status
-        if self.status & 0xF000 in (0xA000, 0xC000) or self.status == 0x0122:
+        if self.status & 0xF000 in (0xA000, 0xC000) or self.status in UNWELCOME:
             answer.ErrorComment = "scripted refusal"
         return answer
 
@@ -128,7 +131,7 @@ def test_warning_is_sent_with_the_warning(archive: Path, peer: Scripted) -> None
     )
 
 
-@pytest.mark.parametrize("peer", [0xA900, 0xC000, 0x0122, 0xC123], indirect=True)
+@pytest.mark.parametrize("peer", [0xA900, 0xC000, *UNWELCOME, 0xC123], indirect=True)
 def test_failure_is_failed_with_status_and_comment(
     archive: Path, peer: Scripted
 ) -> None:
