@@ -85,3 +85,32 @@ def test_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["validate", str(network)]) == 0
     assert "is valid: 2 sources" in capsys.readouterr().out
+
+
+def test_a_lost_tracking_database_exits_2_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection lost in the middle of any command is an error a person can act
+    on, not a traceback; the statement and its parameters are not shown."""
+    from sqlalchemy.exc import OperationalError
+
+    import pacsflow.ledger.report
+
+    network = make_archive(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert main(["-q", "scan", str(network)]) == 0
+
+    def lost(_connection: object) -> None:
+        cause = Exception("server closed the connection unexpectedly\nmore")
+        raise OperationalError(
+            "SELECT name FROM patients WHERE id = %s",
+            ("PATIENT-42",),
+            cause,
+            connection_invalidated=True,
+        )
+
+    monkeypatch.setattr(pacsflow.ledger.report, "read_status", lost)
+
+    assert main(["status", str(network)]) == 2
+    assert "lost the connection to the tracking database" in caplog.text
+    assert "server closed the connection unexpectedly" in caplog.text
+    assert "PATIENT-42" not in caplog.text and "SELECT" not in caplog.text

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from pacsflow import __version__
 from pacsflow.errors import PacsflowError
+from pacsflow.ledger.reconnect import connection_lost, why
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(args, console)
     except PacsflowError as exc:
         log.error("%s", exc)
+        return 2
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        log.error(
+            "lost the connection to the tracking database (%s); everything recorded "
+            "so far is kept: run the command again once the database answers",
+            why(exc),
+        )
         return 2
     except KeyboardInterrupt:
         log.error("interrupted; the ledger holds everything done so far")
