@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
@@ -25,11 +27,38 @@ routes:
   - name: everything
     to: newpacs
 destinations:
-  newpacs:
-    dicom: {{host: 127.0.0.1, port: {port}, ae_title: SLOWPACS, associations: 2}}
-run: {{batch: 10, workers: 2}}
+  newpacs: {destination}
+run: {{batch: {batch}, workers: 2{run}}}
 """
-"""A network file for a generated sample (``generate_sample``) sent to one receiver."""
+
+SLOW_PACS = (
+    "{{dicom: {{host: 127.0.0.1, port: {port}, ae_title: SLOWPACS, associations: 2}}}}"
+)
+
+
+def sample_network(
+    folder: Path,
+    *,
+    port: int = 0,
+    tracking: str = "sqlite:///ledger.db",
+    destination: str | None = None,
+    batch: int = 10,
+    run: str = "",
+) -> Path:
+    """Write a network file for a generated sample (``generate_sample``) in
+    ``folder``, sending everything to one destination (default a
+    :class:`SlowReceiver` on ``port``); ``run`` adds options to ``run:``."""
+    network = folder / "network-faults.yaml"
+    network.write_text(
+        SAMPLE_NETWORK.format(
+            tracking=tracking,
+            destination=destination or SLOW_PACS.format(port=port),
+            batch=batch,
+            run=f", {run}" if run else "",
+        )
+    )
+    return network
+
 
 SOURCES = ("store01", "store02", "store03")
 """The sample's source folders."""
@@ -79,12 +108,12 @@ def sent_so_far(ledger: Path) -> int:
 
 def pacsflow_run(
     network: Path, stderr: Path | None = None, *extra: str
-) -> subprocess.Popen[bytes]:
+) -> Popen[bytes]:
     """``pacsflow run`` as its own process group, so kill -9 takes its workers too;
     its log goes to ``stderr`` when given."""
     sink = stderr.open("wb") if stderr is not None else subprocess.DEVNULL
     try:
-        return subprocess.Popen(
+        return Popen(
             [sys.executable, "-m", "pacsflow", "-q", "run", str(network), *extra],
             stdout=subprocess.DEVNULL,
             stderr=sink,
@@ -95,9 +124,31 @@ def pacsflow_run(
             sink.close()  # type: ignore[union-attr]
 
 
+@contextmanager
+def running(network: Path, stderr: Path | None = None) -> Iterator[Popen[bytes]]:
+    """``pacsflow run`` in the background for the block; killed if still running
+    at its end."""
+    process = pacsflow_run(network, stderr)
+    try:
+        yield process
+    finally:
+        kill_group(process)
+
+
+def run_again(network: Path) -> None:
+    """``pacsflow run`` to the end, which must succeed."""
+    again = subprocess.run(
+        [sys.executable, "-m", "pacsflow", "-q", "run", str(network)],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr.decode()
+
+
 def wait_for(
     condition: Callable[[], bool],
-    process: subprocess.Popen[bytes],
+    process: Popen[bytes],
     *,
     seconds: float = 120,
 ) -> None:
@@ -109,7 +160,7 @@ def wait_for(
         time.sleep(0.05)
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: Popen[bytes]) -> None:
     """SIGKILL ``process`` and its workers, if still running."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)

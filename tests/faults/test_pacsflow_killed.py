@@ -8,8 +8,6 @@ that of an uninterrupted run.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,11 +17,11 @@ from pacsflow.ledger.schema import attempts, instances
 from pacsflow.sample import generate_sample
 from tests.faults.accounting import check_accounting
 from tests.faults.receiver import (
-    SAMPLE_NETWORK,
     SOURCES,
     SlowReceiver,
-    kill_group,
-    pacsflow_run,
+    run_again,
+    running,
+    sample_network,
     sent_so_far,
     wait_for,
 )
@@ -33,26 +31,15 @@ from tests.peers import free_port
 def test_kill_9_then_resume(tmp_path: Path) -> None:
     generate_sample(tmp_path, studies=6, seed=9)
     port = free_port()
-    network = tmp_path / "resume.yaml"
-    network.write_text(SAMPLE_NETWORK.format(tracking="sqlite:///ledger.db", port=port))
+    network = sample_network(tmp_path, port=port)
     receiver = SlowReceiver(port)
     ledger = tmp_path / "ledger.db"
     try:
-        first = pacsflow_run(network)
-        try:
+        with running(network) as first:
             wait_for(lambda: sent_so_far(ledger) >= 30, first)
-        finally:
-            kill_group(first)
-        killed_at = sent_so_far(ledger)
+        killed_at = sent_so_far(ledger)  # leaving the block killed it
         assert killed_at >= 30
-
-        second = subprocess.run(
-            [sys.executable, "-m", "pacsflow", "-q", "run", str(network)],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-        assert second.returncode == 0, second.stderr.decode()
+        run_again(network)
     finally:
         receiver.stop()
 

@@ -10,10 +10,9 @@ run completes. Either way nothing is lost and nothing recorded twice.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,14 @@ from pacsflow.ledger.schema import attempts, instances
 from pacsflow.sample import generate_sample
 from tests.faults.accounting import check_accounting, held_in_folder
 from tests.faults.receiver import (
-    SAMPLE_NETWORK,
     SOURCES,
     SlowReceiver,
-    kill_group,
-    pacsflow_run,
+    run_again,
+    running,
+    sample_network,
     wait_for,
 )
 from tests.peers import free_port
-
-RECONNECT = "  reconnect_seconds: {seconds}\n"
 
 
 @pytest.fixture
@@ -64,38 +61,38 @@ def sent_so_far(url: str) -> int:
         engine.dispose()
 
 
-def drop_connections(admin: Engine, database: str) -> int:
-    """Terminate every backend connected to ``database``; how many there were."""
+@contextmanager
+def outage(admin: Engine, database: str) -> Iterator[None]:
+    """For the block, ``database`` refuses new connections and has lost every
+    connection it had (as a restart or a failover does)."""
     with admin.connect() as connection:
-        return len(
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": database},
-            ).all()
-        )
-
-
-def allow_connections(admin: Engine, database: str, allowed: bool) -> None:
-    """Let clients connect to ``database`` or not (a database that stays down)."""
-    with admin.connect() as connection:
-        connection.execute(
+        connection.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        dropped = connection.execute(
             text(
-                f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}'
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": database},
+        ).all()
+        assert dropped, "the run had no connection to drop"
+        try:
+            yield
+        finally:
+            connection.execute(
+                text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
             )
-        )
 
 
-def write_network(tmp_path: Path, url: str, port: int, reconnect: float) -> Path:
-    network = tmp_path / "dropped.yaml"
-    body = SAMPLE_NETWORK.format(tracking=url, port=port).replace(
-        "run: {batch: 10, workers: 2}\n",
-        "run:\n  batch: 10\n  workers: 2\n" + RECONNECT.format(seconds=reconnect),
+def migrating(
+    tmp_path: Path, url: str, *, seed: int, reconnect: float
+) -> tuple[Path, SlowReceiver]:
+    """A generated sample to send to a slow receiver, its ledger at ``url``."""
+    generate_sample(tmp_path, studies=6, seed=seed)
+    port = free_port()
+    network = sample_network(
+        tmp_path, port=port, tracking=url, run=f"reconnect_seconds: {reconnect}"
     )
-    network.write_text(body)
-    return network
+    return network, SlowReceiver(port)
 
 
 def no_instance_recorded_twice(url: str) -> None:
@@ -111,25 +108,14 @@ def no_instance_recorded_twice(url: str) -> None:
 def test_a_dropped_connection_is_ridden_out(
     tmp_path: Path, postgres_url: str, admin: Engine
 ) -> None:
-    generate_sample(tmp_path, studies=6, seed=29)
-    port = free_port()
-    network = write_network(tmp_path, postgres_url, port, reconnect=60)
-    database = postgres_url.rsplit("/", 1)[1]
-    receiver = SlowReceiver(port)
+    network, receiver = migrating(tmp_path, postgres_url, seed=29, reconnect=60)
     log = tmp_path / "run.log"
     try:
-        run = pacsflow_run(network, log)
-        try:
+        with running(network, log) as run:
             wait_for(lambda: sent_so_far(postgres_url) >= 20, run)
-            allow_connections(admin, database, False)  # a restart: away a second
-            try:
-                assert drop_connections(admin, database) >= 1
-                time.sleep(1)
-            finally:
-                allow_connections(admin, database, True)
+            with outage(admin, postgres_url.rsplit("/", 1)[1]):
+                time.sleep(1)  # away a second, well within reconnect_seconds
             assert run.wait(timeout=300) == 0, log.read_text()
-        finally:
-            kill_group(run)
     finally:
         receiver.stop()
 
@@ -145,37 +131,19 @@ def test_a_dropped_connection_is_ridden_out(
 def test_a_database_that_stays_away_stops_the_run_cleanly(
     tmp_path: Path, postgres_url: str, admin: Engine
 ) -> None:
-    generate_sample(tmp_path, studies=6, seed=39)
-    port = free_port()
-    network = write_network(tmp_path, postgres_url, port, reconnect=3)
-    database = postgres_url.rsplit("/", 1)[1]
-    receiver = SlowReceiver(port)
+    network, receiver = migrating(tmp_path, postgres_url, seed=39, reconnect=3)
     log = tmp_path / "run.log"
     try:
-        run = pacsflow_run(network, log)
-        try:
+        with running(network, log) as run:
             wait_for(lambda: sent_so_far(postgres_url) >= 20, run)
-            allow_connections(admin, database, False)
-            try:
-                drop_connections(admin, database)
+            with outage(admin, postgres_url.rsplit("/", 1)[1]):
                 code = run.wait(timeout=120)
-            finally:
-                allow_connections(admin, database, True)
-        finally:
-            kill_group(run)
         told = log.read_text()
         assert code == 2, told
         assert "cannot reach the tracking database" in told
         assert "run again" in told
         assert "Traceback" not in told
-
-        second = subprocess.run(
-            [sys.executable, "-m", "pacsflow", "-q", "run", str(network)],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-        assert second.returncode == 0, second.stderr.decode()
+        run_again(network)
     finally:
         receiver.stop()
 
@@ -192,13 +160,7 @@ def test_a_cut_reading_of_what_is_pending_is_planned_again(
     server this lands only when the drop hits that connection mid-stream, so it is
     forced here): what was planned finishes, the rest is planned again, once."""
     generate_sample(tmp_path, studies=4, seed=49)
-    network = tmp_path / "cut.yaml"
-    network.write_text(
-        SAMPLE_NETWORK.format(tracking="sqlite:///ledger.db", port=1).replace(
-            "dicom: {host: 127.0.0.1, port: 1, ae_title: SLOWPACS, associations: 2}",
-            "folder: {path: received}",
-        )
-    )
+    network = sample_network(tmp_path, destination="{folder: {path: received}}")
     real = run_module.pending_rows
     calls = []
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,11 +14,11 @@ from pacsflow.ledger.schema import attempts
 from pacsflow.sample import generate_sample
 from tests.faults.accounting import check_accounting
 from tests.faults.receiver import (
-    SAMPLE_NETWORK,
     SOURCES,
     SlowReceiver,
-    kill_group,
-    pacsflow_run,
+    run_again,
+    running,
+    sample_network,
     sent_so_far,
     wait_for,
 )
@@ -36,31 +34,21 @@ def children(pid: int) -> list[int]:
 def test_sigkill_of_a_worker_loses_nothing(tmp_path: Path) -> None:
     generate_sample(tmp_path, studies=6, seed=19)
     port = free_port()
-    network = tmp_path / "resume.yaml"
-    network.write_text(SAMPLE_NETWORK.format(tracking="sqlite:///ledger.db", port=port))
+    network = sample_network(tmp_path, port=port)
     receiver = SlowReceiver(port)
     log = tmp_path / "first.log"
     try:
-        first = pacsflow_run(network, log)
-        try:
+        with running(network, log) as first:
             wait_for(lambda: sent_so_far(tmp_path / "ledger.db") >= 20, first)
             workers = children(first.pid)
             assert workers
             os.kill(workers[-1], signal.SIGKILL)
             # it ends by itself: the pool is broken, every destination pauses, exit 1
             assert first.wait(timeout=120) == 1
-        finally:
-            kill_group(first)
         told = log.read_text()
         assert "a worker process died; what was not sent stays pending" in told
         assert "Traceback" not in told
-        second = subprocess.run(
-            [sys.executable, "-m", "pacsflow", "-q", "run", str(network)],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-        assert second.returncode == 0, second.stderr.decode()
+        run_again(network)
     finally:
         receiver.stop()
 
