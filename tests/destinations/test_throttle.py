@@ -17,6 +17,7 @@ from pacsflow.ledger.database import open_ledger
 from pacsflow.ledger.schema import attempts, files, instances
 from pacsflow.receiver import Receiver
 from pacsflow.sample import generate_sample
+from tests.destinations.rates import steady_rate, stored_at
 from tests.peers import free_port
 
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0)
@@ -52,7 +53,17 @@ def test_each_association_waits_for_its_share_of_the_rate() -> None:
     for _ in range(5):
         paced.wait(1000)
 
-    assert clock.slept == pytest.approx([0.2] * 4)  # 10/s over 2 associations
+    assert clock.slept == pytest.approx([0.2] * 5)  # 10/s over 2 associations
+
+
+def test_a_new_batch_waits_for_its_share_too() -> None:
+    options = ThrottleOptions(images_per_second=10)
+    clock = FakeClock()
+
+    for _ in range(3):  # three one-instance batches, each with a fresh pacer
+        Pacer(options, 1, clock=clock, sleep=clock.sleep).wait(1000)
+
+    assert clock.slept == pytest.approx([0.1] * 3)  # not one burst of three
 
 
 def test_the_slower_of_the_two_limits_holds() -> None:
@@ -62,7 +73,7 @@ def test_the_slower_of_the_two_limits_holds() -> None:
     paced.wait(500_000)
     paced.wait(500_000)
 
-    assert clock.slept == pytest.approx([0.5])  # 0.5 MB at 1 MB/s
+    assert clock.slept == pytest.approx([0.5, 0.5])  # 0.5 MB at 1 MB/s
 
 
 def test_a_window_replaces_the_limits_while_it_holds() -> None:
@@ -79,6 +90,16 @@ def test_a_window_replaces_the_limits_while_it_holds() -> None:
     assert options.limits_at(MONDAY_NOON.replace(hour=19)).images_per_second is None
 
 
+def test_a_window_that_ends_where_it_starts_lasts_all_day() -> None:
+    always = Window(start="00:00", end="00:00")  # type: ignore[arg-type]
+    weekend = Window(days=("sat", "sun"), start="00:00", end="00:00")  # type: ignore[arg-type]
+
+    assert always.holds(MONDAY_NOON.replace(hour=0, minute=0))
+    assert always.holds(MONDAY_NOON.replace(hour=23, minute=59, second=59))
+    assert weekend.holds(SATURDAY_NOON)
+    assert not weekend.holds(MONDAY_NOON)
+
+
 def test_a_window_past_midnight_belongs_to_the_day_it_opened() -> None:
     night = Window(days=("mon",), start="22:00", end="06:00")  # type: ignore[arg-type]
 
@@ -88,6 +109,7 @@ def test_a_window_past_midnight_belongs_to_the_day_it_opened() -> None:
     assert not night.holds(MONDAY_NOON)
 
 
+# A batch per study, so that both associations have work at once.
 NETWORK = """\
 tracking: sqlite:///ledger.db
 sources:
@@ -104,33 +126,52 @@ destinations:
       port: {port}
       ae_title: NEWPACS
       associations: 2
-      throttle: {{images_per_second: {rate}}}
+      throttle: {throttle}
+run: {{batch: 10}}
 """
+
+# A loopback receiver takes far more than these rates, so a run that is held to much
+# less than its limit is paced wrongly; above the limit, only clock noise is allowed.
+SLOWEST, FASTEST = 0.5, 1.15
+
+
+def throttled_run(tmp_path: Path, throttle: str, seed: int) -> float:
+    """Send the sample over two associations under ``throttle``; the steady rate."""
+    generate_sample(tmp_path / "sample", studies=3, seed=seed)
+    archive = tmp_path / "archive"
+    shutil.copytree(tmp_path / "sample", archive)
+    port = free_port()
+    network = archive / "throttled.yaml"
+    network.write_text(NETWORK.format(port=port, throttle=throttle))
+
+    with Receiver(tmp_path / "received", port, "NEWPACS"):
+        assert main(["-q", "run", "--workers", "2", str(network)]) == 0
+
+    stored = stored_at(archive / "ledger.db")
+    assert len(stored) > 50
+    return steady_rate(stored)
 
 
 @pytest.mark.network
 def test_a_run_holds_the_configured_rate(tmp_path: Path) -> None:
-    generate_sample(tmp_path / "sample", studies=3, seed=91)
-    archive = tmp_path / "archive"
-    shutil.copytree(tmp_path / "sample", archive)
-    port, rate = free_port(), 40
-    network = archive / "throttled.yaml"
-    network.write_text(NETWORK.format(port=port, rate=rate))
+    rate = 40
 
-    with Receiver(tmp_path / "received", port, "NEWPACS"):
-        main(["-q", "run", "--workers", "2", str(network)])
+    measured = throttled_run(tmp_path, f"{{images_per_second: {rate}}}", seed=91)
 
-    engine = open_ledger(f"sqlite:///{archive / 'ledger.db'}")
-    with engine.connect() as connection:
-        times = sorted(
-            connection.scalars(
-                select(attempts.c.at).where(attempts.c.result == "stored")
-            )
-        )
-    engine.dispose()
-    assert len(times) > 50
-    measured = (len(times) - 1) / (times[-1] - times[0]).total_seconds()
-    assert measured <= rate * 1.1  # pacing only ever slows: no noise can speed it up
+    assert rate * SLOWEST <= measured <= rate * FASTEST, f"{measured:.1f} images/s"
+
+
+@pytest.mark.network
+def test_inside_a_window_its_own_limit_holds(tmp_path: Path) -> None:
+    base, window = 200, 25
+    throttle = (
+        f"{{images_per_second: {base}, windows: "
+        f"[{{start: '00:00', end: '00:00', images_per_second: {window}}}]}}"
+    )
+
+    measured = throttled_run(tmp_path, throttle, seed=93)
+
+    assert window * SLOWEST <= measured <= window * FASTEST, f"{measured:.1f} images/s"
 
 
 def test_reads_of_a_source_are_spaced_to_its_share() -> None:
@@ -216,4 +257,15 @@ def test_without_slow_after_only_out_of_resources_slows_down() -> None:
     paced.wait(1000)
     paced.wait(1000)
 
-    assert clock.slept == pytest.approx([0.05])
+    assert clock.slept == pytest.approx([0.05])  # one pause after the one answer
+
+
+def test_the_pause_counts_from_the_answer_not_from_the_send() -> None:
+    paced, clock = pacer(ThrottleOptions(slow_after=0.2), 1, MONDAY_NOON)
+
+    paced.wait(1000)
+    clock.now += 0.3  # a slow answer: longer than the pause it earns
+    paced.adapt(0.3, busy=False)
+    paced.wait(1000)
+
+    assert clock.slept == pytest.approx([0.05])  # the pause still comes, in full

@@ -199,9 +199,12 @@ Destinations
         destination's associations (each paces itself at its share). ``windows`` is a
         list of ``{days, start, end, images_per_second, mb_per_second}``: on the listed
         days (``mon`` ... ``sun``, default all) between the local times ``start`` and
-        ``end`` (``"HH:MM"``; an end before the start runs past midnight) the window's
-        limits replace the throttle's; the first window that holds wins. ``slow_after``:
-        seconds a C-STORE may take before pacsflow backs off as it does on 0xA7xx.
+        ``end`` (``"HH:MM"``; an end before the start runs past midnight, an end equal
+        to the start makes a 24-hour window) the window's limits replace the
+        throttle's; the first window that holds wins. ``slow_after``: seconds a
+        C-STORE may take before pacsflow backs off as it does on 0xA7xx (a growing
+        pause after each answer, from 50 ms up to 5 s, halved again while the
+        destination keeps up).
     ``storage_commitment``
         Optional. After its C-FIND check, ``pacsflow verify`` asks the destination
         (at its store address) by Storage Commitment Push Model N-ACTION to take
@@ -224,7 +227,10 @@ Destinations
             Most instances referred to by one N-ACTION request (one transaction),
             at least 1. Default 1000.
 ``folder``
-    ``path``: a folder that receives the instances as DICOM files.
+    ``path``: a folder that receives the instances as DICOM files. ``throttle``:
+    rate limits as for ``dicom`` (``images_per_second``, ``mb_per_second``,
+    ``windows``), over all of the run's workers (each writes at its share);
+    ``slow_after`` is refused, a folder having no answers to time.
 ``terminator``
     No options (write ``{terminator: {}}``): instances routed there are dropped, and
     the ledger records where they went.

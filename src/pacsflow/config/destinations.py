@@ -111,7 +111,8 @@ class DicomDestination(_Frozen):
     tls: TlsOptions | None = None
     """Speak DICOM over TLS, as {ca, cert, key, verify_hostname}; default plain TCP."""
     throttle: ThrottleOptions | None = None
-    """Rate limits, as {images_per_second, mb_per_second, windows}; default none."""
+    """Rate limits over all of its associations, as {images_per_second,
+    mb_per_second, windows, slow_after}; default none."""
     storage_commitment: StorageCommitment | None = None
     """Ask for storage commitment in ``pacsflow verify``; default not asked."""
 
@@ -132,6 +133,21 @@ class FolderDestination(_Frozen):
     kind: Literal["folder"] = "folder"
     path: _AbsolutePath
     """The folder, absolute or relative to the network file."""
+    throttle: ThrottleOptions | None = None
+    """Rate limits over all of the run's workers, as {images_per_second,
+    mb_per_second, windows}; default none."""
+
+    @field_validator("throttle")
+    @classmethod
+    def _no_slow_after(cls, value: ThrottleOptions | None) -> ThrottleOptions | None:
+        """Refuse back-off on slow answers: a folder gives no answer to time."""
+        if value is not None and value.slow_after is not None:
+            raise ValueError(
+                "slow_after times a DICOM destination's answers to C-STORE and does "
+                "not apply to a folder destination; remove it, or use "
+                "images_per_second and mb_per_second to spare the disk"
+            )
+        return value
 
 
 class TerminatorDestination(_Frozen):

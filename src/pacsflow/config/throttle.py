@@ -11,8 +11,14 @@ the network) should see a trickle, at night and at weekends all it can take::
 
 Times are local, ``HH:MM``; quote them (YAML reads an unquoted ``19:00`` as a number
 in base 60, which is understood too). A window whose end is before its start runs
-past midnight. The first window that holds now gives the limits; outside every window
-the throttle's own limits hold.
+past midnight, into the next day; one whose end equals its start lasts 24 hours
+(``start: "00:00", end: "00:00"``: the whole of each listed day). The first window
+that holds now gives the limits; outside every window the throttle's own limits hold.
+
+Both kinds of sending destination take a throttle: a DICOM destination shares its
+limits among its associations, a folder destination among the run's workers.
+``slow_after`` (back off when a C-STORE's answer is slow) is for DICOM destinations
+only; a folder destination's throttle refuses it.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ class Limits(_Frozen):
     """How fast, at most; None for no limit."""
 
     images_per_second: float | None = Field(default=None, gt=0)
-    """Instances per second, over all of the destination's associations."""
+    """Instances per second, over the whole destination (all its associations or
+    workers)."""
     mb_per_second: float | None = Field(default=None, gt=0)
-    """Megabytes (10^6 bytes) per second, over all of its associations."""
+    """Megabytes (10^6 bytes) per second, over the whole destination."""
 
 
 class Window(Limits):
@@ -45,7 +52,8 @@ class Window(Limits):
     start: time
     """Local time the window opens, as "HH:MM"."""
     end: time
-    """Local time it closes; before start for a window past midnight."""
+    """Local time it closes; before start for a window past midnight, equal to start
+    for one of 24 hours."""
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -61,9 +69,9 @@ class Window(Limits):
         """Whether ``moment`` (local time) is inside the window."""
         now = moment.time()
         today = _DAYS[moment.weekday()]
-        if self.start <= self.end:
+        if self.start < self.end:
             return today in self.days and self.start <= now < self.end
-        if now >= self.start:  # the evening part, on a listed day
+        if now >= self.start:  # from the start to midnight, on a listed day
             return today in self.days
         yesterday = _DAYS[(moment.weekday() - 1) % 7]
         return now < self.end and yesterday in self.days
@@ -75,7 +83,8 @@ class ThrottleOptions(Limits):
     windows: tuple[Window, ...] = ()
     """Time windows with their own limits; the first that holds wins."""
     slow_after: float | None = Field(default=None, gt=0)
-    """Seconds a C-STORE may take before pacsflow backs off as it does on 0xA7xx."""
+    """Seconds a C-STORE may take before pacsflow backs off as it does on 0xA7xx
+    (DICOM destinations only)."""
 
     def limits_at(self, moment: datetime) -> Limits:
         """The limits that hold at ``moment`` (local time)."""

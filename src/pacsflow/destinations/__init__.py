@@ -18,31 +18,35 @@ from pacsflow.config import Destination
 from pacsflow.destinations.base import RetryPolicy, Sender
 
 
-def _dicom(config: Any, policy: RetryPolicy) -> Sender:
+def _dicom(config: Any, policy: RetryPolicy, share: int | None) -> Sender:
     from pacsflow.destinations.dicom import DicomSender
 
-    return DicomSender(config, policy)
+    return DicomSender(config, policy, share)
 
 
-def _folder(config: Any, _policy: RetryPolicy) -> Sender:
+def _folder(config: Any, _policy: RetryPolicy, share: int | None) -> Sender:
     from pacsflow.destinations.folder import Folder
 
-    return Folder(config.path)
+    return Folder(config.path, config.throttle, share or 1)
 
 
-def _terminator(_config: Any, _policy: RetryPolicy) -> Sender:
+def _terminator(_config: Any, _policy: RetryPolicy, _share: int | None) -> Sender:
     from pacsflow.destinations.terminator import Terminator
 
     return Terminator()
 
 
-_FACTORIES: dict[str, Callable[[Any, RetryPolicy], Sender]] = {
+_FACTORIES: dict[str, Callable[[Any, RetryPolicy, int | None], Sender]] = {
     "dicom": _dicom,
     "folder": _folder,
     "terminator": _terminator,
 }
 
 
-def open_sender(config: Destination, policy: RetryPolicy) -> Sender:
-    """The sender for a configured destination."""
-    return _FACTORIES[config.kind](config, policy)
+def open_sender(
+    config: Destination, policy: RetryPolicy, share: int | None = None
+) -> Sender:
+    """The sender for a configured destination, pacing itself at its share of the
+    throttle when ``share`` batches of the destination may be in flight at once
+    (default a DICOM destination's ``associations``, else 1)."""
+    return _FACTORIES[config.kind](config, policy, share)

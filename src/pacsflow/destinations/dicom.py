@@ -111,13 +111,28 @@ def tls_files(options: TlsOptions | None) -> TlsFiles | None:
 
 
 class DicomSender:
-    """Delivers batches to one DICOM destination."""
+    """Delivers batches to one DICOM destination.
 
-    def __init__(self, config: DicomDestination, policy: RetryPolicy) -> None:
+    Parameters
+    ----------
+    config : DicomDestination
+        The destination.
+    policy : RetryPolicy
+        How often, and after how long, to try again.
+    share : int, optional
+        How many batches of the destination may be in flight at once, each paced at
+        its share of the throttle; default its ``associations``.
+    """
+
+    def __init__(
+        self, config: DicomDestination, policy: RetryPolicy, share: int | None = None
+    ) -> None:
         self._peer = peer_of(config)
         self._policy = policy
         self._reads = ReadPacing()
-        self._pacer = Pacer(config.throttle or ThrottleOptions(), config.associations)
+        self._pacer = Pacer(
+            config.throttle or ThrottleOptions(), share or config.associations
+        )
 
     def deliver(self, items: Sequence[Item]) -> BatchResult:
         """Send ``items`` in order; pause on a refusal or an unreachable peer."""

@@ -6,7 +6,9 @@ Every path component is a UID checked to be digits and dots, never raw header te
 so a header cannot steer a file out of the folder; a value that is not a plain UID is
 replaced by a hash of it. Files are written to a
 temporary name and renamed, so a reader never sees half a file. A full or unwritable
-disk pauses the destination: nothing is recorded as stored that was not written.
+disk pauses the destination: nothing is recorded as stored that was not written. A
+``throttle`` spaces the writes out, each worker at its share of the limits
+(:mod:`pacsflow.destinations.throttle`), to spare a disk or file server in use.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from pacsflow.config.throttle import ThrottleOptions
 from pacsflow.destinations.base import (
     BatchResult,
     Delivery,
@@ -29,7 +32,7 @@ from pacsflow.destinations.base import (
     not_tried,
     stored,
 )
-from pacsflow.destinations.throttle import ReadPacing
+from pacsflow.destinations.throttle import Pacer, ReadPacing
 from pacsflow.reconcile.fix import HeaderFixError, patched_file
 
 log = logging.getLogger(__name__)
@@ -54,11 +57,25 @@ def relative_path(item: Item) -> Path:
 
 
 class Folder:
-    """Copies each instance's file into the folder tree, atomically."""
+    """Copies each instance's file into the folder tree, atomically.
 
-    def __init__(self, root: Path) -> None:
+    Parameters
+    ----------
+    root : Path
+        The folder.
+    throttle : ThrottleOptions, optional
+        The destination's rate limits; default none.
+    share : int
+        How many batches of the destination may be in flight at once (the run's
+        workers), each paced at its share of the throttle.
+    """
+
+    def __init__(
+        self, root: Path, throttle: ThrottleOptions | None = None, share: int = 1
+    ) -> None:
         self._root = root
         self._reads = ReadPacing()
+        self._pacer = None if throttle is None else Pacer(throttle, share)
 
     def deliver(self, items: Sequence[Item]) -> BatchResult:
         """Copy each file; stop and pause at the first write the disk refuses."""
@@ -66,6 +83,8 @@ class Folder:
         for position, item in enumerate(items):
             target = self._root / relative_path(item)
             self._reads.wait(item)
+            if self._pacer is not None:
+                self._pacer.wait(item.size)
             try:
                 if item.fixes:
                     self._write(patched_file(item.path, item.fixes), target)

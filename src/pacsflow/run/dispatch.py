@@ -113,6 +113,7 @@ class Dispatcher:
                         self._configs[destination],
                         self._policy,
                         batch.items,
+                        self._limits[destination],  # the throttle's share
                     )
                 except BrokenExecutor as exc:
                     self._broke(exc)

@@ -14,7 +14,11 @@ from pacsflow.destinations.base import BatchResult, Item, RetryPolicy
 
 
 def deliver_batch(
-    config: Destination, policy: RetryPolicy, items: Sequence[Item]
+    config: Destination,
+    policy: RetryPolicy,
+    items: Sequence[Item],
+    share: int | None = None,
 ) -> BatchResult:
-    """Deliver ``items`` to the destination ``config`` describes."""
-    return open_sender(config, policy).deliver(items)
+    """Deliver ``items`` to the destination ``config`` describes, at ``share`` of
+    its throttle (how many of its batches may be in flight at once)."""
+    return open_sender(config, policy, share).deliver(items)
