@@ -1,16 +1,15 @@
 """DICOM over TLS: a migration into a TLS storage SCP, and the certificates checked.
 
-The certificates (a CA, the receiver's for 127.0.0.1, pacsflow's client certificate,
-and a stranger CA) are made by the test with the openssl command; the receiver is a
-pynetdicom storage SCP on a free loopback port that serves TLS 1.2+ and asks for
-pacsflow's certificate.
+The certificates (a CA, the receiver's for 127.0.0.1, pacsflow's certificate, and a
+stranger CA) are made by the test with the openssl command (:mod:`tests.tlscerts`);
+the receiver is a pynetdicom storage SCP on a free loopback port that serves TLS 1.2+
+and asks for pacsflow's certificate.
 """
 
 from __future__ import annotations
 
 import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,9 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 
 from pacsflow.cli import main
 from pacsflow.sample import generate_sample
-from tests.conftest import peer_missing
 from tests.peers import free_port
 from tests.reconcile.test_run import outcomes
+from tests.tlscerts import make_certificates
 
 NETWORK = """\
 tracking: sqlite:///ledger.db
@@ -44,35 +43,9 @@ destinations:
 """
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    program = shutil.which("openssl")
-    if program is None:
-        peer_missing("the openssl command")
-    subprocess.run([str(program), *args], cwd=cwd, check=True, capture_output=True)
-
-
-def signed(name: str, ca: str, cwd: Path, extensions: str) -> None:
-    """``name.key`` and ``name.pem``, signed by ``ca``."""
-    subj = f"/CN={name}"
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.csr", "-subj", subj, cwd=cwd)  # fmt: skip
-    (cwd / f"{name}.ext").write_text(extensions)
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey",
-            f"{ca}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-            "-extfile", f"{name}.ext", cwd=cwd)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("certificates")
-    for ca in ("ca", "stranger"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj",
-                f"/CN=pacsflow test {ca}", cwd=folder)  # fmt: skip
-    leaf = "basicConstraints=CA:FALSE\n"
-    signed("receiver", "ca", folder, leaf + "subjectAltName=IP:127.0.0.1\n")
-    signed("pacsflow", "ca", folder, leaf + "extendedKeyUsage=clientAuth\n")
-    return folder
+    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 class TlsReceiver:

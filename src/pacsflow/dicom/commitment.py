@@ -8,7 +8,10 @@ it was sent:
    Commitment Push Model context with the peer in the SCP role (SCP/SCU role
    selection accepted as proposed) and Verification (so the destination's
    administrators can C-ECHO it), and refuses associations that call another AE
-   title than its own.
+   title than its own. When the destination has ``tls``, the listener serves TLS
+   with pacsflow's certificate and, given ``tls.ca``, takes only connections that
+   present a certificate signed by it (:mod:`pacsflow.dicom.tls`); a connection
+   that fails the handshake is logged and named in the timeout's warning.
 2. One N-ACTION-RQ per batch of instances (Action Type ID 1, "request storage
    commitment"; a transaction with a fresh (0008,1195) Transaction UID and one
    (0008,1199) Referenced SOP Sequence item per instance) goes over pacsflow's own
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import ssl
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +141,7 @@ class Reports:
         self._asked: set[str] = set()
         self._answers = CommitmentAnswers()
         self._refused: list[str] = []
+        self._failed_handshakes: list[str] = []
 
     def expect(self, transaction: str, instances: Collection[str]) -> None:
         """Await a report for ``transaction`` about these SOP Instance UIDs."""
@@ -212,6 +217,16 @@ class Reports:
         with self._changed:
             return list(self._refused)
 
+    def refuse_handshake(self, what: str) -> None:
+        """Note a connection that failed its TLS handshake (``host:port: why``)."""
+        with self._changed:
+            self._failed_handshakes.append(what)
+
+    def failed_handshakes(self) -> list[str]:
+        """The connections that failed their TLS handshake so far, and why."""
+        with self._changed:
+            return list(self._failed_handshakes)
+
     def _take(
         self, transaction: str, committed: list[str], failed: list[tuple[str, int]]
     ) -> None:
@@ -280,28 +295,28 @@ class ReportListener:
         self._server: Any = None
 
     def start(self) -> None:
-        """Listen; CommitmentError if the address cannot be listened on."""
+        """Listen; CommitmentError if the address cannot be listened on, or its
+        TLS files cannot be used."""
         ae = AE(ae_title=self.address.ae_title)
         ae.require_called_aet = True
         ae.add_supported_context(STORAGE_COMMITMENT_PUSH, scu_role=True, scp_role=True)
         ae.add_supported_context(VERIFICATION)
         where = (self.address.bind, self.address.port)
-        context = None
-        if self.address.tls is not None:
-            try:
-                context = tls.server_context(self.address.tls)
-            except (OSError, ValueError) as exc:  # ssl.SSLError included
-                raise CommitmentError(tls.load_failure(exc)) from exc
+        handlers: list[Any] = [
+            (evt.EVT_N_EVENT_REPORT, self._report),
+            (evt.EVT_REJECTED, self._rejected),
+        ]
+        files = self.address.tls
+        context = None if files is None else _listening_context(files)
         try:
-            self._server = ae.start_server(
-                where,
-                block=False,
-                ssl_context=context,
-                evt_handlers=[
-                    (evt.EVT_N_EVENT_REPORT, self._report),
-                    (evt.EVT_REJECTED, self._rejected),
-                ],
-            )
+            if context is None:
+                self._server = ae.start_server(
+                    where, block=False, evt_handlers=handlers
+                )
+            else:
+                self._server = tls.start_tls_server(
+                    ae, where, context, handlers, self._refused
+                )
         except OSError as exc:
             raise CommitmentError(self._cannot_listen(exc)) from exc
         log.info("listening for storage commitment reports as %s", self.address)
@@ -344,6 +359,16 @@ class ReportListener:
             f"{requestor.ae_title}@{requestor.address} calling '{called}'"
         )
 
+    def _refused(self, who: str, why: str) -> None:
+        """A connection failed its TLS handshake: say so, and keep it for the
+        timeout's warning."""
+        log.info(
+            "refused a connection to the storage commitment port from %s: %s",
+            who,
+            why,
+        )
+        self._reports.refuse_handshake(f"{who}: {why}")
+
     def _cannot_listen(self, exc: OSError) -> str:
         """What went wrong listening, and what to do."""
         bind, port = self.address.bind, self.address.port
@@ -368,6 +393,16 @@ class ReportListener:
             f"cannot listen for storage commitment reports on {bind}:{port} ({exc}); "
             "check storage_commitment.bind and storage_commitment.port"
         )
+
+
+def _listening_context(files: TlsFiles) -> ssl.SSLContext:
+    """The listener's TLS context; CommitmentError if it cannot be made."""
+    try:
+        return tls.server_context(files)
+    except ValueError as exc:
+        raise CommitmentError(str(exc)) from exc
+    except OSError as exc:  # ssl.SSLError included
+        raise CommitmentError(tls.load_failure(exc)) from exc
 
 
 def request_commitment(
@@ -514,5 +549,11 @@ def _no_report(
         message += (
             f"; the listener refused {len(refused)} association(s), the first from "
             f"{refused[0]}: reports must call '{listen.ae_title}'"
+        )
+    failed = reports.failed_handshakes()
+    if failed:
+        message += (
+            f"; {len(failed)} connection(s) to the listener failed the TLS "
+            f"handshake, the first from {failed[0]}"
         )
     return message
