@@ -15,19 +15,18 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pacsflow.cli import main
 from pacsflow.sample import generate_sample, load_manifest
 from tests.peers import free_port, orthanc
+from tests.samplenet import SAMPLE_SOURCES
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: everything
     to: newpacs
 destinations:
   newpacs: {{dicom: {{host: 127.0.0.1, port: {port}, ae_title: {ae}}}}}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from pacsflow.destinations.base import Item, Result, RetryPolicy
 from pacsflow.errors import ConfigError
 from pacsflow.sample import generate_sample
 from tests.destinations.rates import steady_rate, stored_at
+from tests.samplenet import SAMPLE_SOURCES
 
 
 def network_with(tmp_path: Path, throttle: object) -> Path:
@@ -97,12 +98,9 @@ def test_each_worker_writes_at_its_share(tmp_path: Path) -> None:
     assert took >= 5 * 2 / 50 * 0.95  # 25/s each: sleeps never end early
 
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: everything
     to: out
@@ -113,6 +111,7 @@ destinations:
       throttle: {{images_per_second: {rate}}}
 run: {{batch: 10}}
 """
+)
 
 
 def test_a_run_into_a_folder_holds_the_configured_rate(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pacsflow.receiver import Receiver
 from pacsflow.sample import generate_sample
 from tests.destinations.rates import steady_rate, stored_at
 from tests.peers import free_port
+from tests.samplenet import SAMPLE_SOURCES
 
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0)
 SATURDAY_NOON = datetime(2026, 12, 5, 12, 0)
@@ -110,12 +111,9 @@ def test_a_window_past_midnight_belongs_to_the_day_it_opened() -> None:
 
 
 # A batch per study, so that both associations have work at once.
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: everything
     to: newpacs
@@ -129,6 +127,7 @@ destinations:
       throttle: {throttle}
 run: {{batch: 10}}
 """
+)
 
 # A loopback receiver takes far more than these rates, so a run that is held to much
 # less than its limit is paced wrongly; above the limit, only clock noise is allowed.

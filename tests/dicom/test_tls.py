@@ -22,14 +22,12 @@ from pacsflow.cli import main
 from pacsflow.sample import generate_sample
 from tests.peers import free_port
 from tests.reconcile.test_run import outcomes
+from tests.samplenet import SAMPLE_SOURCES
 from tests.tlscerts import make_certificates
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: everything
     to: newpacs
@@ -41,6 +39,7 @@ destinations:
       ae_title: TLSPACS
       tls: {tls}
 """
+)
 
 
 @pytest.fixture(scope="module")

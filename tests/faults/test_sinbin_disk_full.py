@@ -18,13 +18,11 @@ from pacsflow.ledger.schema import instances
 from pacsflow.sample import generate_sample
 from tests.faults.accounting import check_accounting, held_in_folder
 from tests.faults.receiver import SOURCES
+from tests.samplenet import SAMPLE_SOURCES
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: images
     match: {{pixel_data: true}}
@@ -36,6 +34,7 @@ destinations:
   sinbin: {{folder: {{path: {sinbin}}}}}
 sinbin: sinbin
 """
+)
 
 
 @pytest.fixture

@@ -16,13 +16,11 @@ from pacsflow.ledger.schema import instances
 from pacsflow.sample import generate_sample, load_manifest
 from pacsflow.sample.legacy import LEGACY_QUERY
 from tests.reconcile.expect import expected_changes, expected_verdicts
+from tests.samplenet import SAMPLE_SOURCES
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 legacy_database:
   url: sqlite:///legacy.db
   query: |
@@ -37,6 +35,7 @@ destinations:
 sinbin: sinbin
 {verdicts}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,11 @@ from pacsflow.run import run_network
 from pacsflow.sample import generate_sample
 from pacsflow.scan.indexer import scan_network
 from tests.peers import Peer, orthanc, orthanc_get, storescp
+from tests.samplenet import SAMPLE_SOURCES
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: ct
     match: {{modality: CT}}
@@ -38,6 +36,7 @@ destinations:
     dicom: {{host: 127.0.0.1, port: {dcmtk}, ae_title: STORESCP, associations: 2}}
   orthanc: {{dicom: {{host: 127.0.0.1, port: {orthanc}, ae_title: ORTHANC}}}}
 """
+)
 
 
 def originals(network_file: Path, destination: str) -> dict[str, Path]:

@@ -29,13 +29,11 @@ from pacsflow.errors import ConfigError
 from pacsflow.receiver import Receiver
 from pacsflow.sample import generate_sample
 from tests.peers import free_port, orthanc, orthanc_delete_instance
+from tests.samplenet import SAMPLE_SOURCES
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 legacy_database:
   url: sqlite:///legacy.db
   query: SELECT i.sop_instance_uid AS SOPInstanceUID, st.study_uid AS StudyInstanceUID
@@ -64,6 +62,7 @@ destinations:
   sinbin: {{folder: {{path: out/sinbin}}}}
 sinbin: sinbin
 """
+)
 
 STORAGE_COMMITMENT = "1.2.840.10008.1.20.1"
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"

@@ -46,14 +46,12 @@ from pacsflow.dicom.errors import CommitmentError
 from pacsflow.dicom.tls import TlsFiles, refusal, server_context
 from pacsflow.sample import generate_sample
 from tests.peers import free_port
+from tests.samplenet import SAMPLE_SOURCES
 from tests.tlscerts import make_certificates
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 routes:
   - name: everything
     to: newpacs
@@ -70,6 +68,7 @@ destinations:
         bind: 127.0.0.1
         timeout: {timeout}
 """
+)
 
 STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
 PEER_TIMEOUT = 5

@@ -11,13 +11,11 @@ import pytest
 from pacsflow.cli import main
 from pacsflow.sample import generate_sample
 from tests.peers import dcmqrscp, orthanc, orthanc_delete_instance
+from tests.samplenet import SAMPLE_SOURCES
 
-NETWORK = """\
-tracking: sqlite:///ledger.db
-sources:
-  - {{name: store01, path: store01}}
-  - {{name: store02, path: store02}}
-  - {{name: store03, path: store03}}
+NETWORK = (
+    SAMPLE_SOURCES
+    + """\
 legacy_database:
   url: sqlite:///legacy.db
   query: SELECT i.sop_instance_uid AS SOPInstanceUID, st.study_uid AS StudyInstanceUID,
@@ -35,6 +33,7 @@ destinations:
   sinbin: {{folder: {{path: out/sinbin}}}}
 sinbin: sinbin
 """
+)
 
 
 @pytest.fixture(scope="module")
